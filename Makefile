@@ -1,0 +1,39 @@
+# Two entry points: `make demo` and `make test`. Both build .venv (Python 3.10) on first use.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.xner-installed
+UV_VERSION := 0.13.9
+DEMO_DIR ?= demo_output
+
+# allennlp 2.10.1 needs Python 3.10: take pyenv's 3.10 first, else python3.10 on PATH.
+PYTHON310 ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -1)
+ifeq ($(PYTHON310),)
+PYTHON310 := $(shell command -v python3.10 2>/dev/null)
+endif
+
+.PHONY: demo test venv clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg requirements.lock overrides.txt
+	@if [ ! -x "$(PY)" ]; then \
+	  if [ -z "$(PYTHON310)" ]; then \
+	    echo "error: Python 3.10 not found (looked in \$$(pyenv root)/versions/3.10.*/bin/python and for python3.10 on PATH); install it or run 'make PYTHON310=/path/to/python3.10'" >&2; exit 1; \
+	  fi; \
+	  echo "creating $(VENV) with $(PYTHON310)"; \
+	  "$(PYTHON310)" -m venv $(VENV); \
+	fi
+	$(PY) -m pip install -q "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock --override overrides.txt
+	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+demo: $(STAMP)
+	@bash scripts/demo.sh $(PY) $(DEMO_DIR)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,155 @@
+// Shared settings of every xner config: the paper's model and training hyper-parameters
+// (Huang, May & Peng 2019, section 4) on the stock allennlp-models `crf_tagger`.
+//
+// Paths come from environment variables (allennlp passes them to jsonnet as ext vars). The
+// xner_allennlp plugin defines each XNER_* variable as "" when it is unset, and `ext` maps ""
+// to the default, so every path below has one.
+local ext(name, default) =
+  local value = std.extVar(name);
+  if value == '' then default else value;
+
+local data = ext('XNER_DATA', '../shared/data');
+
+{
+  ext:: ext,
+  data:: data,
+
+  // The paper's dimensions. Profiles (profiles/*.libsonnet) may override any of these.
+  paper:: {
+    char_embedding_dim: 300,
+    char_hidden_size: 300,
+    word_hidden_size: 300,
+    dropout: 0.5,
+    lr: 0.01,
+    momentum: 0.9,
+    lr_decay: 0.05,
+    grad_norm: 5.0,
+    num_epochs: 200,
+    patience: 25,
+    batch_size: 10,
+  },
+
+  // Word-by-word reverse translation of the English training data (section 3.2).
+  translator(dictionary, source_vectors, target_vectors, alpha=0.5):: {
+    type: 'context_dictionary',
+    dictionary: dictionary,
+    source_vectors: source_vectors,
+    target_vectors: target_vectors,
+    alpha: alpha,
+  },
+
+  reader(encoding='utf-8', uroman=true, translator=null, translation_mode='replace', extra={}):: {
+    type: 'xner_conll',
+    encoding: encoding,
+    token_indexers: {
+      tokens: { type: 'single_id' },
+      token_characters: { type: 'romanized_characters', min_padding_length: 3 },
+    },
+    romanizer: { type: if uroman then 'uroman' else 'identity' },
+  } + (if translator == null then {} else { translator: translator, translation_mode: translation_mode })
+    + extra,
+
+  // The full experiment: train on English (`train_reader`), select on the target dev set and
+  // score the target test set (`target_reader`). `hp` are the hyper-parameters (`paper` or a
+  // profile's); `word_vectors` / `characters` switch the two halves of the input (ablations).
+  tagger(
+    train,
+    dev,
+    test,
+    source_vectors,
+    target_vectors,
+    vector_dim,
+    train_reader,
+    target_reader,
+    hp=$.paper,
+    word_vectors=true,
+    characters=true,
+  )::
+    local test_path = if test == 'none' then null else test;
+    local char_dim = 2 * hp.char_hidden_size;
+    {
+      dataset_reader: train_reader,
+      validation_dataset_reader: target_reader,
+      train_data_path: train,
+      validation_data_path: dev,
+      [if test_path != null then 'test_data_path']: test_path,
+      evaluate_on_test: test_path != null,
+      vocabulary: {
+        type: 'from_instances_and_vectors',
+        vector_files: [target_vectors],
+      },
+      model: {
+        type: 'crf_tagger',
+        label_encoding: 'BIOUL',
+        constrain_crf_decoding: true,
+        calculate_span_f1: true,
+        include_start_end_transitions: false,
+        dropout: hp.dropout,
+        text_field_embedder: {
+          token_embedders: {
+            [if word_vectors then 'tokens']: {
+              type: 'aligned_vectors',
+              embedding_dim: vector_dim,
+              pretrained_file: [source_vectors, target_vectors],
+            },
+            [if characters then 'token_characters']: {
+              type: 'character_encoding',
+              embedding: {
+                embedding_dim: hp.char_embedding_dim,
+                vocab_namespace: 'token_characters',
+              },
+              encoder: {
+                type: 'lstm',
+                input_size: hp.char_embedding_dim,
+                hidden_size: hp.char_hidden_size,
+                bidirectional: true,
+              },
+            },
+          },
+        },
+        encoder: {
+          type: 'lstm',
+          input_size: (if word_vectors then vector_dim else 0) + (if characters then char_dim else 0),
+          hidden_size: hp.word_hidden_size,
+          bidirectional: true,
+        },
+        // The aligned vectors are buffers, not parameters, so this never touches them.
+        initializer: { regexes: [['.*', { type: 'uniform', a: -0.1, b: 0.1 }]] },
+      },
+      data_loader: { batch_sampler: { type: 'bucket', batch_size: hp.batch_size } },
+      trainer: {
+        optimizer: { type: 'sgd', lr: hp.lr, momentum: hp.momentum },
+        // Lample et al.'s clipping, which the paper follows, bounds the gradient norm.
+        grad_norm: hp.grad_norm,
+        learning_rate_scheduler: { type: 'inverse_time', decay: hp.lr_decay },
+        num_epochs: std.parseInt(ext('XNER_NUM_EPOCHS', std.toString(hp.num_epochs))),
+        patience: hp.patience,
+        validation_metric: '+f1-measure-overall',
+        cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', '-1')),
+        checkpointer: { keep_most_recent_by_count: 1 },
+      },
+      random_seed: std.parseInt(ext('XNER_SEED', '13')),
+      numpy_seed: self.random_seed,
+      pytorch_seed: self.random_seed,
+    },
+
+  // One en -> target experiment on the shared data, the language-specific parts as arguments.
+  en_to(lang, dev, test, encoding, target_extra={}, source_extra={}, hp=$.paper)::
+    local source_vectors = ext('XNER_SOURCE_VECTORS', data + '/vectors/wiki.multi.en.vec');
+    local target_vectors = ext('XNER_TARGET_VECTORS', data + '/vectors/wiki.multi.' + lang + '.vec');
+    local dictionary = ext('XNER_DICTIONARY', data + '/dictionaries/en-' + lang + '.txt');
+    local translator =
+      if dictionary == 'none' then null
+      else $.translator(dictionary, source_vectors, target_vectors);
+    $.tagger(
+      train=ext('XNER_TRAIN', data + '/conll2003/eng.train'),
+      dev=ext('XNER_DEV', dev),
+      test=ext('XNER_TEST', test),
+      source_vectors=source_vectors,
+      target_vectors=target_vectors,
+      vector_dim=std.parseInt(ext('XNER_VECTOR_DIM', '300')),
+      train_reader=$.reader(translator=translator, extra=source_extra),
+      target_reader=$.reader(encoding=ext('XNER_TARGET_ENCODING', encoding), extra=target_extra),
+      hp=hp,
+    ),
+}

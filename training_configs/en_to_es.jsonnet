@@ -1,0 +1,10 @@
+// English -> Spanish (CoNLL-2002). The shared copy is NLTK's UTF-8 one; set
+// XNER_TARGET_ENCODING=latin-1 for the original distribution.
+local base = import 'base.libsonnet';
+
+base.en_to(
+  'es',
+  dev=base.data + '/conll2002/esp.testa',
+  test=base.data + '/conll2002/esp.testb',
+  encoding='utf-8',
+)

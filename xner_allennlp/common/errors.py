@@ -1,0 +1,23 @@
+from typing import Optional, Union
+import os
+
+
+class InputFormatError(ValueError):
+    """
+    Raised when an input file does not have the expected format. The message always starts
+    with `path:line:` (or `path:` when no line applies) so editors and users can jump to it.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], line: Optional[int], message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        location = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{location}: {message}")
+
+
+def require_file(path: Union[str, os.PathLike], what: str) -> str:
+    """Returns `path` as a string, or raises `FileNotFoundError` naming it and its role."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path

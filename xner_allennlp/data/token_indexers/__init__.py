@@ -1,0 +1,1 @@
+from xner_allennlp.data.token_indexers.romanized_characters_indexer import RomanizedCharactersIndexer

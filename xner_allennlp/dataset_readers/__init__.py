@@ -1,0 +1,1 @@
+from xner_allennlp.dataset_readers.xner_conll import XnerConllReader

@@ -1,0 +1,1 @@
+from xner_allennlp.romanization.romanizer import IdentityRomanizer, Romanizer, UromanRomanizer

@@ -1,0 +1,1 @@
+from xner_allennlp.token_embedders.aligned_vectors import AlignedVectorsEmbedder

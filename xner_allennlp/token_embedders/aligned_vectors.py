@@ -1,0 +1,183 @@
+import logging
+import os
+from typing import List, Optional, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Vocabulary
+from allennlp.modules.token_embedders import TokenEmbedder
+
+from xner_allennlp.common.word_vectors import WordVectors, load_merged
+
+logger = logging.getLogger(__name__)
+
+
+def _as_list(paths: Union[None, str, List[str]]) -> List[str]:
+    if paths is None:
+        return []
+    return [paths] if isinstance(paths, str) else list(paths)
+
+
+@TokenEmbedder.register("aligned_vectors")
+class AlignedVectorsEmbedder(TokenEmbedder):
+    """
+    Frozen, cross-lingually aligned word vectors (MUSE `wiki.multi.XX.vec` or anything in the
+    same space) for the words of a vocabulary namespace.
+
+    The vector files are merged, the first file winning when a word is in several (the
+    paper's de-duplicated source+target table). A vocabulary word with a vector gets it, frozen;
+    a word with none gets U[-0.1, 0.1] from a seeded generator, frozen unless `trainable_oov`.
+    Padding is zero.
+
+    For zero-shot transfer the vocabulary must already hold the target words that only
+    evaluation or prediction will see; the `from_instances_and_vectors` vocabulary does that
+    by adding every word of the target vector files. `extend_vocab` (used by
+    `allennlp evaluate --extend-vocab`) gives words added later their vectors too.
+
+    When a model is loaded from an archive, allennlp drops `pretrained_file` from the config and
+    the weights come from the archive, so the vector files need not exist then.
+
+    Registered as a `TokenEmbedder` with name "aligned_vectors".
+
+    # Parameters
+
+    embedding_dim : `int`
+        Dimension of the vectors (checked against the files).
+    pretrained_file : `str` or `List[str]`, optional (default = `None`)
+        Vector file(s), fastText/MUSE or GloVe text format, optionally gzipped.
+    vocab_namespace : `str`, optional (default = `"tokens"`)
+    trainable_oov : `bool`, optional (default = `False`)
+        Train the rows of words without a vector (the vectors themselves stay frozen).
+    oov_seed : `int`, optional (default = `13`)
+        Seed of the U[-0.1, 0.1] rows.
+    encoding : `str`, optional (default = `"utf-8"`)
+        Encoding of the vector files.
+    max_words : `int`, optional (default = `None`)
+        Read only the first `max_words` rows of each file.
+    vocab : `Vocabulary`, supplied by allennlp.
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        pretrained_file: Union[str, List[str], None] = None,
+        vocab_namespace: str = "tokens",
+        trainable_oov: bool = False,
+        oov_seed: int = 13,
+        encoding: str = "utf-8",
+        max_words: Optional[int] = None,
+        vocab: Vocabulary = None,
+    ) -> None:
+        super().__init__()
+        if vocab is None:
+            raise ConfigurationError("aligned_vectors needs the vocabulary")
+        self._dim = embedding_dim
+        self._namespace = vocab_namespace
+        self._trainable_oov = trainable_oov
+        self._oov_seed = oov_seed
+        self._encoding = encoding
+        self._max_words = max_words
+        self._files = _as_list(pretrained_file)
+        tokens = [
+            vocab.get_token_from_index(i, vocab_namespace)
+            for i in range(vocab.get_vocab_size(vocab_namespace))
+        ]
+        table = self._load_table(self._files) if self._files else None
+        weight, has_vector = self._build(tokens, table, start=0)
+        if table is not None:
+            logger.info(
+                "aligned_vectors: %d of %d '%s' words have a vector",
+                int(has_vector.sum()),
+                len(tokens),
+                vocab_namespace,
+            )
+        self.register_buffer("weight", torch.from_numpy(weight))
+        self.register_buffer("has_vector", torch.from_numpy(has_vector))
+        self._make_oov_parameter()
+
+    def _load_table(self, files: List[str]) -> WordVectors:
+        table = load_merged(files, encoding=self._encoding, max_words=self._max_words)
+        if table.dim != self._dim:
+            raise ConfigurationError(
+                f"embedding_dim is {self._dim} but the vectors in {', '.join(files)} have "
+                f"dimension {table.dim}"
+            )
+        return table
+
+    def _build(self, tokens: List[str], table: Optional[WordVectors], start: int):
+        """Rows for vocabulary entries `start, start+1, ...` (`tokens`)."""
+        # Seeded by position so that rebuilding or extending gives the same rows.
+        rng = np.random.default_rng([self._oov_seed, start])
+        weight = rng.uniform(-0.1, 0.1, size=(len(tokens), self._dim)).astype(np.float32)
+        has_vector = np.zeros(len(tokens), dtype=bool)
+        if table is not None:
+            index = table.index
+            rows = [index.get(token, -1) for token in tokens]
+            found = np.array([r >= 0 for r in rows], dtype=bool)
+            if found.any():
+                weight[found] = table.matrix[[r for r in rows if r >= 0]]
+            has_vector = found
+        if start == 0 and len(tokens):
+            weight[0] = 0.0  # padding
+            has_vector[0] = True
+        return weight, has_vector
+
+    def _make_oov_parameter(self) -> None:
+        # Full-size so that the parameter's shape depends only on the vocabulary, as archive
+        # loading needs; only the rows of words without a vector are ever read.
+        self.oov_weight = (
+            torch.nn.Parameter(self.weight.clone()) if self._trainable_oov else None
+        )
+
+    def get_output_dim(self) -> int:
+        return self._dim
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        embedded = F.embedding(tokens, self.weight)
+        if self.oov_weight is not None:
+            embedded = torch.where(
+                self.has_vector[tokens].unsqueeze(-1), embedded, F.embedding(tokens, self.oov_weight)
+            )
+        return embedded
+
+    def extend_vocab(
+        self,
+        extended_vocab: Vocabulary,
+        vocab_namespace: str = None,
+        extension_pretrained_file: str = None,
+        model_path: str = None,
+    ) -> None:
+        """
+        Adds rows for words the vocabulary gained after training. They get their vector from
+        `extension_pretrained_file` (allennlp's `--embedding-sources-mapping`) or, when that is
+        not given, from this embedder's own `pretrained_file`s if they still exist; words with
+        no vector get seeded U[-0.1, 0.1] rows.
+        """
+        namespace = vocab_namespace or self._namespace
+        new_size = extended_vocab.get_vocab_size(namespace)
+        old_size = self.weight.size(0)
+        if new_size <= old_size:
+            return
+        files = _as_list(extension_pretrained_file) or [
+            f for f in self._files if os.path.isfile(f)
+        ]
+        if not files:
+            logger.warning(
+                "aligned_vectors: %d new '%s' words but no vector file to look them up in "
+                "(pass --embedding-sources-mapping); they get random rows",
+                new_size - old_size,
+                namespace,
+            )
+        tokens = [
+            extended_vocab.get_token_from_index(i, namespace) for i in range(old_size, new_size)
+        ]
+        weight, has_vector = self._build(tokens, self._load_table(files) if files else None, old_size)
+        device = self.weight.device
+        new_rows = torch.from_numpy(weight).to(device)
+        self.weight = torch.cat([self.weight, new_rows])
+        self.has_vector = torch.cat([self.has_vector, torch.from_numpy(has_vector).to(device)])
+        if self.oov_weight is not None:
+            # Keep what training learnt for the old OOV rows.
+            self.oov_weight = torch.nn.Parameter(torch.cat([self.oov_weight.detach(), new_rows]))

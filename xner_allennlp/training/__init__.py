@@ -1,0 +1,1 @@
+from xner_allennlp.training.inverse_time import InverseTimeLearningRateScheduler

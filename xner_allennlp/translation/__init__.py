@@ -1,0 +1,1 @@
+from xner_allennlp.translation.translator import Translator
