@@ -12,7 +12,7 @@ ifeq ($(PYTHON310),)
 PYTHON310 := $(shell command -v python3.10 2>/dev/null)
 endif
 
-.PHONY: demo test venv clean-venv
+.PHONY: demo test venv clean-venv reproduce
 
 venv: $(STAMP)
 
@@ -34,6 +34,15 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	@bash scripts/demo.sh $(PY) $(DEMO_DIR)
+
+# One results row of docs/RESULTS.md: make reproduce TARGET=es [PROFILE=cpu_fast|paper]
+# [VARIANT=full|no_translation|no_uroman|word_only|char_only|shuffle|supervised] [DATA=../shared/data]
+TARGET ?= es
+PROFILE ?= cpu_fast
+VARIANT ?= full
+DATA ?= ../shared/data
+reproduce: $(STAMP)
+	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --data $(DATA)
 
 clean-venv:
 	rm -rf $(VENV)

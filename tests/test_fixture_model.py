@@ -14,7 +14,7 @@ class TestFixtureCrfTagger(ModelTestCase):
 
     def test_can_train_save_and_load(self):
         self.ensure_model_can_train_save_and_load(
-            CONFIG, overrides=json.dumps({"trainer": {"num_epochs": 2}})
+            CONFIG, overrides=json.dumps({"trainer.num_epochs": 2})
         )
 
     def test_word_vectors_are_frozen_buffers(self):

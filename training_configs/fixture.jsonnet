@@ -13,6 +13,8 @@ local hp = base.paper {
 };
 local source_vectors = fixtures + '/vectors/wiki.multi.en.vec';
 local target_vectors = fixtures + '/vectors/wiki.multi.es.vec';
+// Only the English training reader translates; the Spanish dev/test reader never does.
+local translator = base.translator(fixtures + '/dictionaries/en-es.txt', source_vectors, target_vectors);
 
 base.tagger(
   train=fixtures + '/conll/en.train',
@@ -21,7 +23,7 @@ base.tagger(
   source_vectors=source_vectors,
   target_vectors=target_vectors,
   vector_dim=50,
-  train_reader=base.reader(),
+  train_reader=base.reader(translator=translator),
   target_reader=base.reader(encoding='latin-1'),
   hp=hp,
 )

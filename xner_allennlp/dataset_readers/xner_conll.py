@@ -138,7 +138,11 @@ class XnerConllReader(DatasetReader):
                         f"{type(self._translator).__name__} changed the length of the sentence "
                         f"at {path}:{first_line}"
                     )
-                surface = [_transfer_case(w, t) for w, t in zip(words, translated)]
+                # Untranslated words keep their surface form for the character encoder.
+                surface = [
+                    w if t == n else _transfer_case(w, t)
+                    for w, n, t in zip(words, normalized, translated)
+                ]
                 yield self.text_to_instance(surface, tags, translated)
 
     def _read_sentences(self, path: str) -> Iterator[Tuple[int, List[str], List[str]]]:

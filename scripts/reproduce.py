@@ -1,0 +1,176 @@
+"""
+One command per results row (`make reproduce TARGET=es [PROFILE=cpu_fast] [VARIANT=full]`):
+builds the dictionary-projected vectors if missing, trains on English with the target dev set
+for model selection, runs `allennlp evaluate` and `allennlp xner-report` on the dev set, and
+appends a row to docs/RESULTS.md.
+
+Target test sets are withheld, so every number is a dev number.
+"""
+import argparse
+import datetime
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ALLENNLP = os.path.join(os.path.dirname(sys.executable), "allennlp")
+
+DEV_FILES = {
+    "es": ("conll2002/esp.testa", "utf-8"),
+    "nl": ("conll2002/ned.testa", "utf-8"),
+    "de": ("conll2003_de/deu.testa", "latin-1"),
+    "bn": ("bengali/bn.dev.txt", "utf-8"),
+}
+SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
+VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised"]
+
+
+def sh(command, env=None, log=None):
+    print("+", " ".join(shlex.quote(c) for c in command), flush=True)
+    with open(log, "w") if log else open(os.devnull, "w") as sink:
+        result = subprocess.run(command, cwd=ROOT, env=env, stdout=sink if log else None,
+                                stderr=subprocess.STDOUT if log else None)
+    if result.returncode != 0:
+        if log:
+            with open(log) as handle:
+                sys.stderr.write("".join(handle.readlines()[-40:]))
+        raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}")
+
+
+def count_tokens(path):
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip() and not line.startswith(b"-DOCSTART-"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", required=True, choices=sorted(DEV_FILES))
+    parser.add_argument("--profile", default="cpu_fast")
+    parser.add_argument("--variant", default="full", choices=VARIANTS)
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser.add_argument("--runs", default=os.path.join(ROOT, "runs"))
+    parser.add_argument("--results", default=os.path.join(ROOT, "docs", "RESULTS.md"))
+    parser.add_argument("--cuda-device", default="-1")
+    args = parser.parse_args()
+
+    data = os.path.abspath(args.data)
+    target = args.target
+    if args.variant == "supervised" and target not in SUPERVISED_TRAIN:
+        raise SystemExit(f"no target training file for {target}: supervised runs exist for "
+                         f"{', '.join(SUPERVISED_TRAIN)}")
+    dev, dev_encoding = DEV_FILES[target]
+    dev = os.path.join(data, dev)
+    dictionary = os.path.join(data, "dictionaries", f"en-{target}.txt")
+
+    vector_dir = os.path.join(args.runs, "vectors", f"en-{target}")
+    source_vectors = os.path.join(vector_dir, "vectors-en.vec")
+    target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
+    if not (os.path.isfile(source_vectors) and os.path.isfile(target_vectors)):
+        sh([ALLENNLP, "xner-align", "--method", "projection",
+            "--source", os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
+            "--dictionary", dictionary, "--output-dir", vector_dir])
+
+    config = os.path.join("training_configs", f"en_to_{target}.jsonnet")
+    if args.variant not in ("full", "supervised"):
+        config = os.path.join("training_configs", "ablations", f"{args.variant}.jsonnet")
+        if target != "es":
+            raise SystemExit("the ablation configs are en -> es")
+    train_file = os.path.join(data, "conll2003", "eng.train")
+    env = dict(
+        os.environ,
+        XNER_DATA=data,
+        XNER_DEV=dev,
+        XNER_TEST="none",
+        XNER_TARGET_ENCODING=dev_encoding,
+        XNER_SOURCE_VECTORS=source_vectors,
+        XNER_TARGET_VECTORS=target_vectors,
+        XNER_VECTOR_DIM="50",
+        XNER_DICTIONARY=dictionary,
+        XNER_PROFILE=args.profile,
+        XNER_CUDA_DEVICE=args.cuda_device,
+    )
+    if args.variant == "supervised":
+        # Not zero-shot: the target's own labelled training data, no translation.
+        train_file = os.path.join(data, SUPERVISED_TRAIN[target])
+        env["XNER_DICTIONARY"] = "none"
+    env["XNER_TRAIN"] = train_file
+
+    name = f"en_to_{target}-{args.variant}-{args.profile}"
+    run_dir = os.path.join(args.runs, name)
+    os.makedirs(args.runs, exist_ok=True)
+    train_command = [ALLENNLP, "train", config, "-s", run_dir, "-f"]
+    started = time.time()
+    sh(train_command, env=env, log=os.path.join(args.runs, f"{name}.train.log"))
+    train_seconds = time.time() - started
+
+    archive = os.path.join(run_dir, "model.tar.gz")
+    dev_metrics_file = os.path.join(run_dir, "dev_metrics.json")
+    sh([ALLENNLP, "evaluate", archive, dev, "--output-file", dev_metrics_file], env=env,
+       log=os.path.join(args.runs, f"{name}.evaluate.log"))
+    report_file = os.path.join(run_dir, "dev_report.json")
+    sh([ALLENNLP, "xner-report", archive, dev, "--output-file", report_file], env=env,
+       log=os.path.join(args.runs, f"{name}.report.log"))
+    wall = time.time() - started
+
+    with open(dev_metrics_file) as handle:
+        dev_metrics = json.load(handle)
+    with open(os.path.join(run_dir, "metrics.json")) as handle:
+        train_metrics = json.load(handle)
+    with open(report_file) as handle:
+        report = json.load(handle)
+    epochs = train_metrics.get("epoch", 0) + 1
+    tokens_per_second = count_tokens(train_file) * epochs / max(train_seconds, 1e-9)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+
+    command = (f"make reproduce TARGET={target} PROFILE={args.profile} VARIANT={args.variant}")
+    row = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
+        "commit": commit,
+        "target": target,
+        "variant": args.variant,
+        "profile": args.profile,
+        "wall_seconds": round(wall),
+        "epochs": epochs,
+        "best_epoch": train_metrics.get("best_epoch"),
+        "train_tokens_per_second": round(tokens_per_second),
+        "dev_precision": dev_metrics["precision-overall"],
+        "dev_recall": dev_metrics["recall-overall"],
+        "dev_f1": dev_metrics["f1-measure-overall"],
+        "report": report,
+    }
+    append_row(args.results, row)
+    print(json.dumps({k: v for k, v in row.items() if k != "report"}, indent=2))
+
+
+def append_row(results_path, row):
+    """Appends the run to the machine-readable log and to the human table of RESULTS.md."""
+    os.makedirs(os.path.dirname(results_path), exist_ok=True)
+    with open(os.path.join(os.path.dirname(results_path), "results.jsonl"), "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    report = row["report"]
+    lengths = report.get("length", {})
+    oov = report.get("oov", {})
+
+    def f1_of(bucket):
+        value = lengths.get(bucket, {}).get("f1")
+        return "-" if value is None else f"{100 * value:.1f}"
+
+    line = (
+        f"| {row['target']} | {row['variant']} | {row['profile']} | {100 * row['dev_precision']:.2f} "
+        f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** | {f1_of('1')} / {f1_of('2')} / "
+        f"{f1_of('3+')} | {100 * oov.get('type_rate', float('nan')):.1f} / "
+        f"{100 * oov.get('token_rate', float('nan')):.1f} | {row['epochs']} ({row['best_epoch']}) "
+        f"| {row['wall_seconds'] // 60} min | {row['train_tokens_per_second']} | {row['commit']} "
+        f"| `{row['command']}` |\n"
+    )
+    with open(results_path, "a") as handle:
+        handle.write(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""
+`allennlp xner-translate`: reverse-translates the words of an English CoNLL file word by word
+with the `context_dictionary` translator, to inspect what the training reader will see.
+"""
+import argparse
+import logging
+import os
+import re
+import tempfile
+from typing import List, Tuple
+
+from allennlp.commands.subcommand import Subcommand
+from allennlp.common.tqdm import Tqdm
+
+from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.dataset_readers.xner_conll import _transfer_case
+from xner_allennlp.translation.context_dictionary import (
+    ContextDictionaryTranslator,
+    TranslationStats,
+)
+
+logger = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"(\s*)(\S+)")
+
+
+@Subcommand.register("xner-translate")
+class XnerTranslate(Subcommand):
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = """Translate the first column of a CoNLL file word by word (the
+        `context_dictionary` translator of the training reader). Other columns, -DOCSTART- and
+        blank lines are copied unchanged; translations take the capitalisation of the word
+        they replace."""
+        subparser = parser.add_parser(
+            self.name, description=description, help="Translate a CoNLL file word by word."
+        )
+        subparser.add_argument("input_file", help="CoNLL file to translate")
+        subparser.add_argument("--dictionary", required=True, help="MUSE `src tgt` dictionary")
+        subparser.add_argument(
+            "--source-vectors", nargs="+", required=True, help="aligned source vector file(s)"
+        )
+        subparser.add_argument(
+            "--target-vectors", nargs="+", required=True, help="aligned target vector file(s)"
+        )
+        subparser.add_argument("--output-file", required=True, help="where to write the result")
+        subparser.add_argument(
+            "--encoding", default="utf-8", help="encoding of the input and output files"
+        )
+        subparser.add_argument(
+            "--alpha", type=float, default=0.5, help="weight of the direct similarity"
+        )
+        subparser.add_argument(
+            "--window", type=int, default=None, help="context window (default: whole sentence)"
+        )
+        subparser.set_defaults(func=translate_from_args)
+        return subparser
+
+
+def translate_from_args(args: argparse.Namespace) -> None:
+    translator = ContextDictionaryTranslator(
+        dictionary=args.dictionary,
+        source_vectors=args.source_vectors,
+        target_vectors=args.target_vectors,
+        alpha=args.alpha,
+        window=args.window,
+    )
+    stats = translate_conll_file(translator, args.input_file, args.output_file, args.encoding)
+    print(summary(stats, args.output_file))
+
+
+def summary(stats: TranslationStats, output_file: str) -> str:
+    total = stats.translated + stats.kept
+    share = 100.0 * stats.translated / total if total else 0.0
+    return (
+        f"{stats.translated} tokens translated ({share:.1f}%), {stats.kept} kept; "
+        f"{stats.mean_candidates:.2f} dictionary candidates per translated word on average "
+        f"({stats.unscored} translated without any candidate vector). Written to {output_file}"
+    )
+
+
+def translate_conll_file(
+    translator: ContextDictionaryTranslator, input_file: str, output_file: str, encoding: str
+) -> TranslationStats:
+    """
+    Writes `input_file` with each token line's first column translated, and returns the counts
+    of this file alone. The output replaces `output_file` only once complete.
+    """
+    path = require_file(input_file, "CoNLL file")
+    with open(path, "rb") as handle:
+        lines = handle.readlines()
+    before = TranslationStats(**vars(translator.stats))
+    output: List[bytes] = []
+    # Token lines of the current sentence: (index in `output`, decoded line, token span).
+    sentence: List[Tuple[int, str, Tuple[int, int]]] = []
+    for line_number, raw in enumerate(Tqdm.tqdm(lines, desc="translating"), 1):
+        try:
+            line = raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            raise InputFormatError(
+                path, line_number, f"bytes that are not valid {encoding} ({error.reason}); "
+                "set --encoding"
+            ) from None
+        output.append(raw)
+        # A byte-order mark is kept in the output but is not part of the first word.
+        start = 1 if line_number == 1 and line.startswith("\ufeff") else 0
+        match = _TOKEN.match(line, start)
+        if match is None or match.group(2) == "-DOCSTART-":
+            _flush(translator, sentence, output, encoding, path)
+            continue
+        sentence.append((len(output) - 1, line, match.span(2)))
+    _flush(translator, sentence, output, encoding, path)
+
+    directory = os.path.dirname(os.path.abspath(output_file))
+    os.makedirs(directory, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile("wb", dir=directory, delete=False)
+    try:
+        with handle:
+            handle.writelines(output)
+        os.replace(handle.name, output_file)
+    except BaseException:
+        os.unlink(handle.name)
+        raise
+    after = translator.stats
+    return TranslationStats(
+        *(getattr(after, name) - getattr(before, name) for name in vars(before))
+    )
+
+
+def _flush(translator, sentence, output, encoding, path) -> None:
+    if not sentence:
+        return
+    words = [line[start:end] for _, line, (start, end) in sentence]
+    normalized = translator.normalize(words)
+    translated = translator.translate(normalized)
+    for (position, line, (start, end)), word, norm, new in zip(
+        sentence, words, normalized, translated
+    ):
+        if new == norm:
+            # Untranslated (or translated to itself): the original bytes, capitalisation and all.
+            continue
+        text = line[:start] + _transfer_case(word, new) + line[end:]
+        try:
+            output[position] = text.encode(encoding)
+        except UnicodeEncodeError:
+            raise InputFormatError(
+                path, position + 1, f"the translation {new!r} of {word!r} cannot be written in "
+                f"{encoding}; choose an --encoding that can (e.g. utf-8)"
+            ) from None
+    sentence.clear()
