@@ -25,7 +25,7 @@ $(STAMP): setup.cfg requirements.lock overrides.txt
 	  "$(PYTHON310)" -m venv $(VENV); \
 	fi
 	$(PY) -m pip install -q "uv==$(UV_VERSION)"
-	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock --override overrides.txt
+	$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -r requirements.lock --override overrides.txt
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 

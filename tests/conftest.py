@@ -2,6 +2,12 @@ import os
 import pathlib
 
 import pytest
+import torch
+
+# The test models are tiny: one thread is as fast as two, and far faster when the two cores are
+# shared with other processes (OpenMP threads spin-wait). Subprocesses inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"

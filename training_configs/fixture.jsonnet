@@ -6,8 +6,8 @@ local hp = base.paper {
   char_embedding_dim: 16,
   char_hidden_size: 16,
   word_hidden_size: 32,
-  num_epochs: 15,
-  patience: 15,
+  num_epochs: 8,
+  patience: 8,
   batch_size: 8,
   lr: 0.05,
 };
