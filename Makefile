@@ -27,6 +27,10 @@ $(STAMP): setup.cfg requirements.lock overrides.txt
 	$(PY) -m pip install -q "uv==$(UV_VERSION)"
 	$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -r requirements.lock --override overrides.txt
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@# allennlp imports all of allennlp_models, whose NarrativeQA tool downloads nltk's punkt on
+	@# import when it is missing. We never use it; an empty entry where nltk looks (sys.prefix)
+	@# stops that download attempt at every allennlp start.
+	@mkdir -p $(VENV)/nltk_data/tokenizers/punkt
 	@touch $(STAMP)
 
 test: $(STAMP)

@@ -67,9 +67,19 @@ local data = ext('XNER_DATA', '../shared/data');
   )::
     local test_path = if test == 'none' then null else test;
     local char_dim = 2 * hp.char_hidden_size;
+    // A switched-off half is not indexed either: the embedder needs the same keys as the input.
+    local inputs(reader) =
+      if !std.objectHas(reader, 'token_indexers') then reader
+      else reader {
+        token_indexers: {
+          [name]: reader.token_indexers[name]
+          for name in std.objectFields(reader.token_indexers)
+          if (name != 'tokens' || word_vectors) && (name != 'token_characters' || characters)
+        },
+      };
     {
-      dataset_reader: train_reader,
-      validation_dataset_reader: target_reader,
+      dataset_reader: inputs(train_reader),
+      validation_dataset_reader: inputs(target_reader),
       train_data_path: train,
       validation_data_path: dev,
       [if test_path != null then 'test_data_path']: test_path,
@@ -79,10 +89,13 @@ local data = ext('XNER_DATA', '../shared/data');
         vector_files: [target_vectors],
       },
       model: {
-        type: 'crf_tagger',
+        // The stock crf_tagger under a name whose default predictor is xner_tagger.
+        type: 'xner_crf_tagger',
         label_encoding: 'BIOUL',
         constrain_crf_decoding: true,
         calculate_span_f1: true,
+        // Span P/R/F1 per entity type too, in training logs and `allennlp evaluate`.
+        verbose_metrics: true,
         include_start_end_transitions: false,
         dropout: hp.dropout,
         text_field_embedder: {
@@ -114,7 +127,12 @@ local data = ext('XNER_DATA', '../shared/data');
           bidirectional: true,
         },
         // The aligned vectors are buffers, not parameters, so this never touches them.
-        initializer: { regexes: [['.*', { type: 'uniform', a: -0.1, b: 0.1 }]] },
+        // The CRF's transition-constraint mask is a (frozen) parameter too: re-initialising it
+        // would undo constrain_crf_decoding and let invalid BIOUL sequences through.
+        initializer: {
+          regexes: [['.*', { type: 'uniform', a: -0.1, b: 0.1 }]],
+          prevent_regexes: ['.*_constraint_mask'],
+        },
       },
       data_loader: { batch_sampler: { type: 'bucket', batch_size: hp.batch_size } },
       trainer: {
@@ -134,12 +152,15 @@ local data = ext('XNER_DATA', '../shared/data');
     },
 
   // One en -> target experiment on the shared data, the language-specific parts as arguments.
-  en_to(lang, dev, test, encoding, target_extra={}, source_extra={}, hp=$.paper)::
+  // `word_vectors`, `characters`, `uroman` and `translation` switch components off for the
+  // ablations (training_configs/ablations/).
+  en_to(lang, dev, test, encoding, target_extra={}, source_extra={}, hp=$.paper,
+        word_vectors=true, characters=true, uroman=true, translation=true)::
     local source_vectors = ext('XNER_SOURCE_VECTORS', data + '/vectors/wiki.multi.en.vec');
     local target_vectors = ext('XNER_TARGET_VECTORS', data + '/vectors/wiki.multi.' + lang + '.vec');
     local dictionary = ext('XNER_DICTIONARY', data + '/dictionaries/en-' + lang + '.txt');
     local translator =
-      if dictionary == 'none' then null
+      if !translation || dictionary == 'none' then null
       else $.translator(dictionary, source_vectors, target_vectors);
     $.tagger(
       train=ext('XNER_TRAIN', data + '/conll2003/eng.train'),
@@ -148,8 +169,12 @@ local data = ext('XNER_DATA', '../shared/data');
       source_vectors=source_vectors,
       target_vectors=target_vectors,
       vector_dim=std.parseInt(ext('XNER_VECTOR_DIM', '300')),
-      train_reader=$.reader(translator=translator, extra=source_extra),
-      target_reader=$.reader(encoding=ext('XNER_TARGET_ENCODING', encoding), extra=target_extra),
+      train_reader=$.reader(uroman=uroman, translator=translator, extra=source_extra),
+      target_reader=$.reader(
+        encoding=ext('XNER_TARGET_ENCODING', encoding), uroman=uroman, extra=target_extra
+      ),
       hp=hp,
+      word_vectors=word_vectors,
+      characters=characters,
     ),
 }

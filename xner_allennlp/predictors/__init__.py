@@ -1,0 +1,1 @@
+from xner_allennlp.predictors.xner_tagger import XnerTaggerPredictor

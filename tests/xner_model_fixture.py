@@ -1,0 +1,69 @@
+"""
+One small trained en -> es fixture model per test process, shared by test_predictor.py and
+test_report.py: `training_configs/fixture.jsonnet` for 2 epochs on the first sentences of
+fixtures/conll/en.train (a copy of the fixtures with a shorter training file, so that it trains
+in seconds). Not a test module itself.
+"""
+import atexit
+import os
+import pathlib
+import shutil
+import tempfile
+import threading
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+TRAIN_SENTENCES = 120
+EPOCHS = 2
+
+_lock = threading.Lock()
+_archive = None
+
+
+def _short_copy(path: pathlib.Path, sentences: int, target: pathlib.Path) -> None:
+    kept, count = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        kept.append(line)
+        if not line.strip():
+            count += 1
+            if count >= sentences:
+                break
+    target.write_text("".join(kept), encoding="utf-8")
+
+
+def trained_archive() -> pathlib.Path:
+    """Path of the model.tar.gz (trained on first use)."""
+    global _archive
+    with _lock:
+        if _archive is not None:
+            return _archive
+        from allennlp.commands.train import train_model_from_file
+
+        work = pathlib.Path(tempfile.mkdtemp(prefix="xner_fixture_model_"))
+        atexit.register(shutil.rmtree, work, True)
+        data = work / "fixtures"
+        (data / "conll").mkdir(parents=True)
+        for name in ("es.dev", "es.test"):
+            shutil.copy(FIXTURES / "conll" / name, data / "conll" / name)
+        _short_copy(FIXTURES / "conll" / "en.train", TRAIN_SENTENCES, data / "conll" / "en.train")
+        for entry in FIXTURES.iterdir():
+            if entry.name != "conll":
+                os.symlink(entry, data / entry.name)
+        saved = {k: os.environ.get(k) for k in ("XNER_FIXTURES", "XNER_VECTOR_CACHE")}
+        os.environ["XNER_FIXTURES"] = str(data)
+        os.environ["XNER_VECTOR_CACHE"] = str(work / "vector-cache")
+        try:
+            train_model_from_file(
+                str(ROOT / "training_configs" / "fixture.jsonnet"),
+                str(work / "model"),
+                overrides='{"trainer": {"num_epochs": %d}, "evaluate_on_test": false}' % EPOCHS,
+                force=True,
+            )
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        _archive = work / "model" / "model.tar.gz"
+        return _archive

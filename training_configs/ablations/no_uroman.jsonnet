@@ -1,0 +1,13 @@
+// Ablation of the en -> es experiment (training_configs/en_to_es.jsonnet): no romanization: the
+// character encoder reads the words as written (identity romanizer).
+// Compare its test F1 with en_to_es.jsonnet's to measure that component's contribution.
+// On other data, point the XNER_* environment variables at it (xner_allennlp/common/config_vars.py).
+local base = import '../base.libsonnet';
+
+base.en_to(
+  'es',
+  dev=base.data + '/conll2002/esp.testa',
+  test=base.data + '/conll2002/esp.testb',
+  encoding='utf-8',
+  uroman=false,
+)

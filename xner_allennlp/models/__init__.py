@@ -1,0 +1,1 @@
+from xner_allennlp.models.crf_tagger import XnerCrfTagger, infer_target_language

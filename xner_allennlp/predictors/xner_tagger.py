@@ -1,0 +1,242 @@
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+import spacy
+from allennlp.common.checks import ConfigurationError
+from allennlp.common.util import JsonDict
+from allennlp.data import DatasetReader, Instance
+from allennlp.models import Model
+from allennlp.predictors.predictor import Predictor
+
+from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.evaluation.report import bioul_spans
+
+logger = logging.getLogger(__name__)
+
+# Languages whose spaCy tokenizer (`spacy.blank`, rules only: nothing to download) the predictor
+# offers. "xx" is spaCy's multilingual tokenizer.
+SUPPORTED_LANGUAGES = {
+    "bn": "Bengali",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "nl": "Dutch",
+    "xx": "multilingual",
+}
+DEFAULT_LANGUAGE = "xx"
+# Tokens after which a long input is preferably cut (the Bengali danda included).
+_SENTENCE_END = {".", "!", "?", "\u0964", "\u2026", "...", ";"}
+INPUT_NAME = "predictor input"
+
+
+@dataclass
+class _Input:
+    text: str  # what the offsets index
+    words: List[str]
+    starts: List[int]
+
+
+@Predictor.register("xner_tagger")
+class XnerTaggerPredictor(Predictor):
+    """
+    Tags raw text or pre-tokenized sentences with a cross-lingual NER model; the default
+    predictor of the `xner_crf_tagger` model, so `allennlp predict model.tar.gz input.txt`
+    needs no `--predictor`.
+
+    Input, one item per line (`load_line`):
+
+    * plain text: one sentence or paragraph, tokenized with the rule-based
+      `spacy.blank(language)` tokenizer;
+    * `{"sentence": "..."}`: the same, for the string;
+    * `{"tokens": ["...", ...]}`: already tokenized.
+
+    A line whose first non-blank character is `{` is JSON. A JSON line with neither `sentence`
+    nor `tokens`, or with both, or that does not parse, is an `InputFormatError` naming the
+    line: the predictor counts the lines `load_line` sees. (`allennlp predict` skips blank lines
+    without showing them to the predictor, so there the count is of non-blank lines.)
+
+    The words go through the dataset reader's `text_to_instance`, the normalisation and
+    romanization path of training. Inputs longer than `max_tokens` words are tagged in chunks
+    of at most `max_tokens` words, cut after a sentence-final token where there is one in the
+    second half of the chunk; the tags of the chunks are concatenated (an entity cannot span a
+    cut).
+
+    Output per input (`dump_line`: one JSON line, UTF-8 not escaped):
+
+    * `tokens`: the words;
+    * `tags`: one BIOUL tag per word;
+    * `entities`: `[{"text", "type", "start", "end"}]`, `start`/`end` character offsets
+      (end exclusive) such that `text == input[start:end]`, where `input` is the plain-text line
+      without its line break, the `sentence` string, or `" ".join(tokens)` for `tokens` input.
+
+    An empty input (blank line, `""`, `[]`) gives `{"tokens": [], "tags": [], "entities": []}`.
+
+    Registered as a `Predictor` with name "xner_tagger".
+
+    # Parameters
+
+    model : `Model`
+    dataset_reader : `DatasetReader`
+        The archive's validation reader (`xner_conll`) normally.
+    language : `str`, optional (default = the model's `target_language`, else `"xx"`)
+        Tokenizer language: one of `bn`, `de`, `en`, `es`, `nl`, `xx` (multilingual). An
+        `xner_crf_tagger` loaded from an archive knows its target language from the archive's
+        config (the target vector file's name, else the dev/test file names).
+        Passed as `--predictor-args '{"language": "es"}'`.
+    max_tokens : `int`, optional (default = `400`)
+        Longest word sequence given to the model at once.
+    max_batch_size : `int`, optional (default = `32`)
+        Most sequences (inputs or chunks of inputs) run through the model at once.
+    frozen : `bool`, optional (default = `True`)
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        dataset_reader: DatasetReader,
+        language: Optional[str] = None,
+        max_tokens: int = 400,
+        max_batch_size: int = 32,
+        frozen: bool = True,
+    ) -> None:
+        super().__init__(model, dataset_reader, frozen)
+        if language is None:
+            language = getattr(model, "target_language", None) or DEFAULT_LANGUAGE
+        language = str(language).strip().lower()
+        if language not in SUPPORTED_LANGUAGES:
+            supported = ", ".join(f"{code} ({name})" for code, name in SUPPORTED_LANGUAGES.items())
+            raise ConfigurationError(
+                f"xner_tagger: language {language!r} is not supported; supported: {supported}"
+            )
+        if max_tokens < 1 or max_batch_size < 1:
+            raise ConfigurationError("xner_tagger: max_tokens and max_batch_size must be >= 1")
+        self.language = language
+        self._tokenizer = spacy.blank(language).tokenizer
+        self._max_tokens = max_tokens
+        self._max_batch_size = max_batch_size
+        self._line_number = 0
+
+    # ------------------------------------------------------------------ input
+
+    def load_line(self, line: str) -> JsonDict:
+        """
+        Plain text becomes `{"sentence": line}` (without the line break); a line starting with
+        `{` must be a JSON object with `sentence` or `tokens`.
+        """
+        self._line_number += 1
+        text = line.rstrip("\r\n")
+        if not text.lstrip().startswith("{"):
+            return {"sentence": text}
+        try:
+            inputs = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputFormatError(
+                INPUT_NAME,
+                self._line_number,
+                f"line starts with '{{' but is not valid JSON ({error})",
+            ) from None
+        self._check_json(inputs, self._line_number)
+        return inputs
+
+    @staticmethod
+    def _check_json(inputs: Any, line: Optional[int]) -> None:
+        if not isinstance(inputs, dict):
+            raise InputFormatError(
+                INPUT_NAME, line, f"expected a JSON object, got {type(inputs).__name__}"
+            )
+        has_sentence, has_tokens = "sentence" in inputs, "tokens" in inputs
+        if has_sentence == has_tokens:
+            raise InputFormatError(
+                INPUT_NAME,
+                line,
+                "a JSON input needs exactly one of \"sentence\" (a string) and \"tokens\" "
+                f"(a list of strings); got keys {sorted(inputs)}",
+            )
+        if has_sentence and not isinstance(inputs["sentence"], str):
+            raise InputFormatError(INPUT_NAME, line, "\"sentence\" must be a string")
+        if has_tokens:
+            tokens = inputs["tokens"]
+            if not isinstance(tokens, list) or not all(
+                isinstance(t, str) and t.strip() for t in tokens
+            ):
+                raise InputFormatError(
+                    INPUT_NAME, line, "\"tokens\" must be a list of non-blank strings"
+                )
+
+    def _prepare(self, inputs: JsonDict) -> _Input:
+        self._check_json(inputs, None)
+        if "tokens" in inputs:
+            words = list(inputs["tokens"])
+            starts, position = [], 0
+            for word in words:
+                starts.append(position)
+                position += len(word) + 1
+            return _Input(" ".join(words), words, starts)
+        text = inputs["sentence"]
+        words, starts = [], []
+        for token in self._tokenizer(text):
+            if not token.text.isspace():
+                words.append(token.text)
+                starts.append(token.idx)
+        return _Input(text, words, starts)
+
+    def _json_to_instance(self, json_dict: JsonDict) -> Instance:
+        """The whole input as one instance (no chunking); prediction goes through `predict_json`."""
+        return self._dataset_reader.text_to_instance(self._prepare(json_dict).words)
+
+    def _chunks(self, words: List[str]) -> List[Tuple[int, int]]:
+        chunks = []
+        start = 0
+        while start < len(words):
+            end = min(start + self._max_tokens, len(words))
+            if end < len(words):
+                for cut in range(end, start + self._max_tokens // 2, -1):
+                    if words[cut - 1] in _SENTENCE_END:
+                        end = cut
+                        break
+            chunks.append((start, end))
+            start = end
+        return chunks
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict(self, sentence: str) -> JsonDict:
+        return self.predict_json({"sentence": sentence})
+
+    def predict_json(self, inputs: JsonDict) -> JsonDict:
+        return self.predict_batch_json([inputs])[0]
+
+    def predict_batch_json(self, inputs: List[JsonDict]) -> List[JsonDict]:
+        prepared = [self._prepare(item) for item in inputs]
+        pieces: List[Tuple[int, int, int]] = []  # (input, first word, end word)
+        for number, item in enumerate(prepared):
+            pieces.extend((number, start, end) for start, end in self._chunks(item.words))
+        # Longest first, so each model batch holds sequences of similar length.
+        pieces.sort(key=lambda piece: piece[1] - piece[2])
+        tags: List[List[str]] = [[""] * len(item.words) for item in prepared]
+        for first in range(0, len(pieces), self._max_batch_size):
+            batch = pieces[first : first + self._max_batch_size]
+            instances = [
+                self._dataset_reader.text_to_instance(prepared[number].words[start:end])
+                for number, start, end in batch
+            ]
+            outputs = self.predict_batch_instance(instances)
+            for (number, start, end), output in zip(batch, outputs):
+                tags[number][start:end] = output["tags"]
+        return [self._result(item, item_tags) for item, item_tags in zip(prepared, tags)]
+
+    @staticmethod
+    def _result(item: _Input, tags: List[str]) -> JsonDict:
+        entities = []
+        for kind, start, end in bioul_spans(tags):
+            first = item.starts[start]
+            last = item.starts[end - 1] + len(item.words[end - 1])
+            entities.append(
+                {"text": item.text[first:last], "type": kind, "start": first, "end": last}
+            )
+        return {"tokens": item.words, "tags": tags, "entities": entities}
+
+    def dump_line(self, outputs: JsonDict) -> str:
+        return json.dumps(outputs, ensure_ascii=False) + "\n"
