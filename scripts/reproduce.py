@@ -163,7 +163,7 @@ def append_row(results_path, row):
     line = (
         f"| {row['target']} | {row['variant']} | {row['profile']} | {100 * row['dev_precision']:.2f} "
         f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** | {f1_of('1')} / {f1_of('2')} / "
-        f"{f1_of('3+')} | {100 * oov.get('type_rate', float('nan')):.1f} / "
+        f"{f1_of('>=3')} | {100 * oov.get('type_rate', float('nan')):.1f} / "
         f"{100 * oov.get('token_rate', float('nan')):.1f} | {row['epochs']} ({row['best_epoch']}) "
         f"| {row['wall_seconds'] // 60} min | {row['train_tokens_per_second']} | {row['commit']} "
         f"| `{row['command']}` |\n"

@@ -1,0 +1,3 @@
+from xner_allennlp.commands.translate import XnerTranslate  # noqa: F401
+from xner_allennlp.commands.align import XnerAlign  # noqa: F401
+from xner_allennlp.commands.report import XnerReport  # noqa: F401

@@ -355,18 +355,31 @@ def load_merged(paths: Iterable[str], encoding: str = "utf-8", **kwargs) -> Word
 
 
 def write_word_vectors(path: str, table: WordVectors, precision: int = 6) -> None:
-    """Writes `table` in fastText/MUSE text format, atomically (temp file, then rename)."""
+    """
+    Writes `table` in fastText/MUSE text format, atomically: a temp file beside `path`, renamed
+    at the end and removed on failure, so `path` is either complete or untouched.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False) as handle:
-        handle.write(f"{len(table)} {table.dim}\n")
-        fmt = " ".join([f"%.{precision}g"] * table.dim)
-        for start in range(0, len(table), 10000):
-            block = table.matrix[start : start + 10000]
-            handle.write(
-                "".join(
-                    f"{word} {fmt % tuple(row)}\n"
-                    for word, row in zip(table.words[start : start + 10000], block.tolist())
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False)
+    try:
+        with handle:
+            handle.write(f"{len(table)} {table.dim}\n")
+            fmt = " ".join([f"%.{precision}g"] * table.dim)
+            for start in range(0, len(table), 10000):
+                block = table.matrix[start : start + 10000]
+                handle.write(
+                    "".join(
+                        f"{word} {fmt % tuple(row)}\n"
+                        for word, row in zip(table.words[start : start + 10000], block.tolist())
+                    )
                 )
-            )
-    os.replace(handle.name, path)
+        # NamedTemporaryFile creates 0600; give the file the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)
+        os.replace(handle.name, path)
+    except BaseException:
+        if os.path.exists(handle.name):
+            os.remove(handle.name)
+        raise

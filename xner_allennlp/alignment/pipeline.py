@@ -1,0 +1,366 @@
+"""
+What `allennlp xner-align` does, as a function: read and check the inputs, build the aligned
+vectors (`procrustes` or `projection`), evaluate, and write `vectors-<src>.vec`,
+`vectors-<tgt>.vec` and `alignment.json` all-or-nothing.
+"""
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from xner_allennlp.alignment.dictionary import (
+    DictionaryMatch,
+    Pair,
+    infer_languages,
+    match_dictionary,
+    read_dictionary,
+)
+from xner_allennlp.alignment.evaluation import TranslationPrecision, word_translation_precision
+from xner_allennlp.alignment.procrustes import (
+    DIRECTIONS,
+    align_embeddings,
+    normalize_embeddings,
+    parse_normalization,
+)
+from xner_allennlp.alignment.projection import project_dictionary
+from xner_allennlp.common import word_vectors as _word_vectors
+from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("procrustes", "projection")
+REPORT_FILE = "alignment.json"
+
+
+@dataclass
+class AlignmentReport:
+    method: str
+    source_lang: str
+    target_lang: str
+    outputs: Dict[str, str]
+    source_words: int
+    target_words: int
+    dim: int
+    dictionary: str
+    dictionary_pairs: int
+    dictionary_pairs_used: int
+    rounds: List[Dict[str, Any]] = field(default_factory=list)
+    best_round: Optional[int] = None
+    evaluation: Optional[Dict[str, Any]] = None
+    seconds: Dict[str, float] = field(default_factory=dict)
+    settings: Dict[str, Any] = field(default_factory=dict)
+
+    def format(self) -> str:
+        lines = [
+            f"{self.method}: {self.source_lang} -> {self.target_lang}, dimension {self.dim}",
+            f"  dictionary {self.dictionary}: {self.dictionary_pairs_used} of "
+            f"{self.dictionary_pairs} pairs used",
+        ]
+        for r in self.rounds:
+            lines.append(
+                f"  round {r['round']}: fitted on {r['dictionary_size']} pairs, criterion "
+                f"{r['criterion']:.4f}" + ("  <- kept" if r["round"] == self.best_round else "")
+            )
+        for lang, words in (
+            (self.source_lang, self.source_words),
+            (self.target_lang, self.target_words),
+        ):
+            lines.append(f"  {self.outputs[lang]}: {words} words")
+        if self.evaluation is not None:
+            lines.append(TranslationPrecision(**self.evaluation).format())
+        lines.append("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()))
+        return "\n".join(lines)
+
+
+def output_paths(output_dir: str, source_lang: str, target_lang: str) -> Dict[str, str]:
+    return {
+        source_lang: os.path.join(output_dir, f"vectors-{source_lang}.vec"),
+        target_lang: os.path.join(output_dir, f"vectors-{target_lang}.vec"),
+    }
+
+
+def resolve_languages(
+    dictionary: str, source_lang: Optional[str], target_lang: Optional[str]
+) -> Tuple[str, str]:
+    inferred = infer_languages(dictionary)
+    if source_lang is None or target_lang is None:
+        if inferred is None:
+            raise ValueError(
+                "cannot tell the languages from the dictionary name "
+                f"{os.path.basename(dictionary)!r} (expected e.g. en-es.txt): give --source-lang "
+                "and --target-lang"
+            )
+        source_lang = source_lang or inferred[0]
+        target_lang = target_lang or inferred[1]
+    if source_lang == target_lang:
+        raise ValueError(f"source and target language are both {source_lang!r}")
+    return source_lang, target_lang
+
+
+def write_outputs(
+    tables: Dict[str, WordVectors], texts: Optional[Dict[str, str]] = None
+) -> None:
+    """
+    Writes every table (fastText text format) and text file, all or none: everything is written
+    into a hidden staging directory next to its destination, and only when all are written are
+    they renamed into place. Then each table is read back with `load_word_vectors`, which checks
+    it and builds the binary cache; if that fails too, the new outputs are removed. The staging
+    directory goes in every case, with whatever a failed write left in it.
+    """
+    texts = texts or {}
+    created_dirs: List[str] = []
+    staging: Dict[str, str] = {}
+    temps: Dict[str, str] = {}
+    placed: List[str] = []
+    try:
+        for path in list(tables) + list(texts):
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory):
+                os.makedirs(directory)
+                created_dirs.append(directory)
+            if directory not in staging:
+                staging[directory] = tempfile.mkdtemp(dir=directory, prefix=".xner-align-")
+            temps[path] = os.path.join(staging[directory], os.path.basename(path))
+        for path, table in tables.items():
+            logger.info("writing %d vectors to %s", len(table), path)
+            _word_vectors.write_word_vectors(temps[path], table)
+        for path, text in texts.items():
+            with open(temps[path], "w", encoding="utf-8") as handle:
+                handle.write(text)
+        mode = _default_file_mode()
+        for path, temp in temps.items():
+            os.chmod(temp, mode)  # temp files are private (0600); outputs get the umask's mode
+            os.replace(temp, path)
+            placed.append(path)
+        for path in tables:
+            load_word_vectors(path)
+    except BaseException:
+        for path in placed:
+            _remove(path)
+        for directory in staging.values():
+            shutil.rmtree(directory, ignore_errors=True)
+        for directory in reversed(created_dirs):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
+    for directory in staging.values():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _check_dimensions(source: WordVectors, target: WordVectors) -> None:
+    if source.dim != target.dim:
+        raise InputFormatError(
+            target.source,
+            None,
+            f"vectors have dimension {target.dim}, but the source vectors {source.source} "
+            f"have dimension {source.dim}; both sides must have the same dimension",
+        )
+
+
+def _check_match(
+    match: DictionaryMatch, source: WordVectors, target: WordVectors, pairs: List[Pair]
+) -> None:
+    if len(match) == 0:
+        reverse = match_dictionary([(t, s) for s, t in pairs[:2000]], source.index, target.index)
+        hint = (
+            "; it looks reversed (target source): swap the languages or the vector files"
+            if len(reverse)
+            else ""
+        )
+        raise InputFormatError(
+            match.path,
+            None,
+            f"no dictionary pair has both words in the vocabularies of {source.source} "
+            f"({len(source)} words) and {target.source} ({len(target)} words): "
+            f"{match.describe()}{hint}",
+        )
+    if len(match) < source.dim:
+        raise InputFormatError(
+            match.path,
+            None,
+            f"only {len(match)} usable dictionary pairs, Procrustes needs at least the vector "
+            f"dimension ({source.dim}): {match.describe()}",
+        )
+
+
+def _load(path: str, what: str, encoding: str, max_words: Optional[int]) -> WordVectors:
+    return load_word_vectors(require_file(path, what), encoding=encoding, max_words=max_words)
+
+
+def build_aligned_vectors(
+    source: str,
+    dictionary: str,
+    output_dir: str,
+    method: str = "procrustes",
+    target: Optional[str] = None,
+    eval_dictionary: Optional[str] = None,
+    source_lang: Optional[str] = None,
+    target_lang: Optional[str] = None,
+    normalize: Union[None, str, Sequence[str]] = None,
+    direction: str = "target-to-source",
+    refinement_rounds: int = 5,
+    refine_max_rank: Optional[int] = 15000,
+    csls_knn: int = 10,
+    select_best: bool = True,
+    max_source_words: Optional[int] = None,
+    max_target_words: Optional[int] = None,
+    encoding: str = "utf-8",
+    chunk_size: Optional[int] = None,
+) -> AlignmentReport:
+    """
+    Builds `output_dir/vectors-<source_lang>.vec` and `output_dir/vectors-<target_lang>.vec`
+    (plus `alignment.json`, this report). Raises before writing anything on bad input.
+    """
+    started = time.perf_counter()
+    seconds: Dict[str, float] = {}
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"--map must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    if method == "procrustes" and target is None:
+        raise ValueError("the procrustes method needs --target (monolingual target vectors)")
+    if method == "projection" and target is not None:
+        raise ValueError("the projection method builds the target vectors itself: drop --target")
+    steps = parse_normalization(normalize)
+    source_lang, target_lang = resolve_languages(dictionary, source_lang, target_lang)
+    outputs = output_paths(output_dir, source_lang, target_lang)
+    require_file(source, "source vector file")
+    if target is not None:
+        require_file(target, "target vector file")
+    pairs = read_dictionary(dictionary, encoding)
+    eval_pairs = read_dictionary(eval_dictionary, encoding) if eval_dictionary else None
+    seconds["read dictionaries"] = time.perf_counter() - started
+
+    tick = time.perf_counter()
+    source_table = _load(source, "source vector file", encoding, max_source_words)
+    target_table = None
+    if target is not None:
+        target_table = _load(target, "target vector file", encoding, max_target_words)
+    seconds["load vectors"] = time.perf_counter() - tick
+    settings: Dict[str, Any] = {
+        "source": os.path.abspath(source),
+        "target": target and os.path.abspath(target),
+        "eval_dictionary": eval_dictionary and os.path.abspath(eval_dictionary),
+        "max_source_words": max_source_words,
+        "max_target_words": max_target_words,
+    }
+
+    rounds: List[Dict[str, Any]] = []
+    best_round = None
+    tick = time.perf_counter()
+    if method == "procrustes":
+        assert target_table is not None
+        _check_dimensions(source_table, target_table)
+        match = match_dictionary(pairs, source_table.index, target_table.index, dictionary)
+        _check_match(match, source_table, target_table, pairs)
+        logger.info("dictionary %s: %s", dictionary, match.describe())
+        # Without normalisation the loaded (read-only) matrices serve as they are: the mapped side
+        # becomes a new array, the other is written unchanged.
+        source_matrix, target_matrix = source_table.matrix, target_table.matrix
+        if steps:
+            source_matrix = normalize_embeddings(source_matrix, steps)
+            target_matrix = normalize_embeddings(target_matrix, steps)
+        alignment = align_embeddings(
+            source_matrix,
+            target_matrix,
+            match.pairs,
+            direction=direction,
+            refinement_rounds=refinement_rounds,
+            max_rank=refine_max_rank,
+            knn=csls_knn,
+            select_best=select_best,
+            chunk_size=chunk_size,
+        )
+        source_matrix, target_matrix = alignment.apply(source_matrix, target_matrix)
+        source_out = WordVectors(source_table.words, source_matrix, "aligned source")
+        target_out = WordVectors(target_table.words, target_matrix, "aligned target")
+        rounds = [asdict(r) for r in alignment.rounds]
+        best_round = alignment.best_round
+        pairs_used = len(match)
+        settings.update(
+            normalize=list(steps),
+            map=direction,
+            refinement_rounds=refinement_rounds,
+            refine_max_rank=refine_max_rank,
+            csls_knn=csls_knn,
+            select_best=select_best,
+        )
+        seconds["align"] = time.perf_counter() - tick
+    else:
+        target_out, stats = project_dictionary(source_table, pairs)
+        if len(target_out) == 0:
+            raise InputFormatError(
+                dictionary,
+                None,
+                f"no source word of the dictionary has a vector in {source_table.source} "
+                f"({len(source_table)} words): {stats.describe()}",
+            )
+        logger.info("projection: %s", stats.describe())
+        source_out = source_table
+        pairs_used = stats.pairs_used
+        seconds["project"] = time.perf_counter() - tick
+
+    evaluation = None
+    if eval_pairs is not None:
+        tick = time.perf_counter()
+        eval_match = match_dictionary(
+            eval_pairs, source_out.index, target_out.index, eval_dictionary
+        )
+        logger.info("evaluation dictionary %s: %s", eval_dictionary, eval_match.describe())
+        if len(eval_match) == 0:
+            logger.warning("no evaluation pair has both words in the vocabularies")
+        result = word_translation_precision(
+            source_out.matrix,
+            target_out.matrix,
+            eval_match.pairs,
+            knn=csls_knn,
+            chunk_size=chunk_size,
+        )
+        evaluation = asdict(result)
+        seconds["evaluate"] = time.perf_counter() - tick
+
+    report = AlignmentReport(
+        method=method,
+        source_lang=source_lang,
+        target_lang=target_lang,
+        outputs=outputs,
+        source_words=len(source_out),
+        target_words=len(target_out),
+        dim=source_out.dim,
+        dictionary=os.path.abspath(dictionary),
+        dictionary_pairs=len(pairs),
+        dictionary_pairs_used=pairs_used,
+        rounds=rounds,
+        best_round=best_round,
+        evaluation=evaluation,
+        seconds=seconds,
+        settings=settings,
+    )
+    tick = time.perf_counter()
+    write_outputs(
+        {outputs[source_lang]: source_out, outputs[target_lang]: target_out},
+        {os.path.join(output_dir, REPORT_FILE): json.dumps(asdict(report), indent=2) + "\n"},
+    )
+    seconds["write + cache"] = time.perf_counter() - tick
+    seconds["total"] = time.perf_counter() - started
+    return report

@@ -1,0 +1,140 @@
+"""
+`allennlp xner-align`: cross-lingually aligned word vectors for the `aligned_vectors` embedder.
+
+    allennlp xner-align --source wiki.en.vec --target wiki.es.vec \\
+        --dictionary en-es.0-5000.txt --eval-dictionary en-es.5000-6500.txt --output-dir aligned/es
+
+    allennlp xner-align --method projection --source glove.6B.50d.txt.gz \\
+        --dictionary en-es.txt --output-dir aligned/es
+
+Writes `OUTPUT_DIR/vectors-<src>.vec`, `OUTPUT_DIR/vectors-<tgt>.vec` (fastText text format, with
+their binary cache built) and `OUTPUT_DIR/alignment.json`, all or none of them.
+"""
+import argparse
+import logging
+import sys
+
+import torch
+from allennlp.commands.subcommand import Subcommand
+
+from xner_allennlp.alignment.pipeline import METHODS, build_aligned_vectors
+from xner_allennlp.alignment.procrustes import DIRECTIONS
+
+logger = logging.getLogger(__name__)
+
+
+def _positive_or_all(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0 (0 = all), got {value}")
+    return value
+
+
+@Subcommand.register("xner-align")
+class XnerAlign(Subcommand):
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = """Build cross-lingually aligned word vectors. `procrustes` (default):
+        MUSE's supervised alignment of monolingual source and target vectors (fastText/MUSE or
+        GloVe text, optionally .gz) with a bilingual dictionary, refined with CSLS mutual nearest
+        neighbours. `projection`: no target vectors; each target word of the dictionary gets the
+        unit-normalised mean of its English translations' vectors. Writes
+        OUTPUT_DIR/vectors-<src>.vec and OUTPUT_DIR/vectors-<tgt>.vec."""
+        subparser = parser.add_parser(
+            self.name, description=description, help="Build cross-lingually aligned word vectors."
+        )
+        subparser.add_argument("--method", choices=METHODS, default="procrustes")
+        subparser.add_argument("--source", required=True, help="source-language (English) vectors")
+        subparser.add_argument(
+            "--target", help="monolingual target-language vectors (procrustes only)"
+        )
+        subparser.add_argument(
+            "--dictionary", required=True, help="training dictionary, MUSE `src tgt` lines"
+        )
+        subparser.add_argument(
+            "--eval-dictionary",
+            help="held-out dictionary: print word-translation P@1/P@5 (nearest neighbour, CSLS)",
+        )
+        subparser.add_argument("--output-dir", required=True)
+        subparser.add_argument(
+            "--source-lang",
+            help="source language code (default: from the dictionary name, en-es...)",
+        )
+        subparser.add_argument(
+            "--target-lang", help="target language code (default: from the dictionary name)"
+        )
+        subparser.add_argument(
+            "--normalize",
+            default="",
+            help="input normalisation before Procrustes, comma-separated steps applied in order: "
+            "center, renorm (e.g. 'center,renorm'; default none, as MUSE)",
+        )
+        subparser.add_argument(
+            "--map",
+            choices=DIRECTIONS,
+            default="target-to-source",
+            help="which side is rotated (default: target vectors into the source space)",
+        )
+        subparser.add_argument(
+            "--refinement-rounds", type=_positive_or_all, default=5, help="default 5 (MUSE)"
+        )
+        subparser.add_argument(
+            "--refine-max-rank",
+            type=_positive_or_all,
+            default=15000,
+            help="refinement searches the N most frequent words of each side "
+            "(default 15000; 0: all)",
+        )
+        subparser.add_argument("--csls-knn", type=int, default=10, help="CSLS neighbourhood (10)")
+        subparser.add_argument(
+            "--keep-last",
+            action="store_true",
+            help="keep the last refinement round's mapping instead of the best by the "
+            "unsupervised criterion",
+        )
+        subparser.add_argument(
+            "--max-source-words", type=int, help="read only the first N source vectors"
+        )
+        subparser.add_argument(
+            "--max-target-words", type=int, help="read only the first N target vectors"
+        )
+        subparser.add_argument(
+            "--encoding", default="utf-8", help="of the vectors and dictionaries"
+        )
+        subparser.add_argument(
+            "--chunk-size",
+            type=int,
+            help="query rows per similarity batch (default: about 64 MiB of scores)",
+        )
+        subparser.add_argument("--num-threads", type=int, help="torch CPU threads")
+        subparser.set_defaults(func=align_from_args)
+        return subparser
+
+
+def align_from_args(args: argparse.Namespace) -> None:
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    try:
+        report = build_aligned_vectors(
+            source=args.source,
+            dictionary=args.dictionary,
+            output_dir=args.output_dir,
+            method=args.method,
+            target=args.target,
+            eval_dictionary=args.eval_dictionary,
+            source_lang=args.source_lang,
+            target_lang=args.target_lang,
+            normalize=args.normalize,
+            direction=args.map,
+            refinement_rounds=args.refinement_rounds,
+            refine_max_rank=args.refine_max_rank,
+            csls_knn=args.csls_knn,
+            select_best=not args.keep_last,
+            max_source_words=args.max_source_words,
+            max_target_words=args.max_target_words,
+            encoding=args.encoding,
+            chunk_size=args.chunk_size,
+        )
+    except (ValueError, FileNotFoundError) as error:  # InputFormatError is a ValueError
+        # The message names the file (and line); a traceback would only hide it.
+        sys.exit(f"xner-align: error: {error}")
+    print(report.format())
