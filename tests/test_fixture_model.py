@@ -1,6 +1,10 @@
 import json
 
+import numpy as np
+import torch
 from allennlp.common.testing import ModelTestCase
+
+from xner_allennlp.common.word_vectors import load_word_vectors
 
 from tests.conftest import FIXTURES, ROOT
 
@@ -13,12 +17,36 @@ class TestFixtureCrfTagger(ModelTestCase):
         self.set_up_model(CONFIG, FIXTURES / "conll" / "en.train")
 
     def test_can_train_save_and_load(self):
-        self.ensure_model_can_train_save_and_load(
-            CONFIG, overrides=json.dumps({"trainer.num_epochs": 2})
-        )
+        # ModelTestCase re-reads validation_data_path with the *training* reader, which here is
+        # English UTF-8 while the validation file is Spanish latin-1: check on English dev.
+        overrides = {
+            "trainer.num_epochs": 2,
+            "validation_data_path": str(FIXTURES / "conll" / "en.dev"),
+            # The check compares two loaders' batches, so they must come in the same order.
+            "data_loader.batch_sampler.shuffle": False,
+        }
+        self.ensure_model_can_train_save_and_load(CONFIG, overrides=json.dumps(overrides))
 
     def test_word_vectors_are_frozen_buffers(self):
-        embedder = self.model._text_field_embedder._token_embedders["tokens"]
+        embedder = self.model.text_field_embedder._token_embedders["tokens"]
         names = [name for name, _ in self.model.named_parameters()]
         assert not any("token_embedder_tokens" in name for name in names)
         assert bool(embedder.has_vector[1:].any())
+
+    def test_word_in_no_data_file_gets_its_aligned_vector(self):
+        # A Spanish word with a vector that none of the fixture corpora contains: it can only
+        # reach the vocabulary through the target vector table.
+        corpus_words = set()
+        for path in (FIXTURES / "conll").iterdir():
+            for line in path.read_bytes().decode("latin-1").split("\n"):
+                if line.strip():
+                    corpus_words.add(line.split()[0].lower())
+        table = load_word_vectors(str(FIXTURES / "vectors" / "wiki.multi.es.vec"))
+        unseen = [w for w in table.words if w not in corpus_words and w.isalpha()]
+        assert unseen
+        word = unseen[0]
+        index = self.vocab.get_token_index(word, "tokens")
+        assert index != self.vocab.get_token_index("@@UNKNOWN@@", "tokens")
+        embedder = self.model.text_field_embedder._token_embedders["tokens"]
+        embedded = embedder(torch.tensor([[index]]))[0, 0]
+        np.testing.assert_allclose(embedded.numpy(), table.vector(word))
