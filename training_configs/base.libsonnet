@@ -10,9 +10,20 @@ local ext(name, default) =
 
 local data = ext('XNER_DATA', '../shared/data');
 
+// Hyper-parameter profiles: overrides of `paper`, picked with XNER_PROFILE.
+local profiles = {
+  paper: import 'profiles/paper.libsonnet',
+  cpu_fast: import 'profiles/cpu_fast.libsonnet',
+};
+
 {
   ext:: ext,
   data:: data,
+
+  // The hyper-parameters of profile `name` (XNER_PROFILE, default `paper`).
+  profile(name=ext('XNER_PROFILE', 'paper'))::
+    if std.objectHas(profiles, name) then $.paper + profiles[name]
+    else error ('XNER_PROFILE ' + name + ' is not one of: ' + std.join(', ', std.objectFields(profiles))),
 
   // The paper's dimensions. Profiles (profiles/*.libsonnet) may override any of these.
   paper:: {
@@ -154,7 +165,7 @@ local data = ext('XNER_DATA', '../shared/data');
   // One en -> target experiment on the shared data, the language-specific parts as arguments.
   // `word_vectors`, `characters`, `uroman` and `translation` switch components off for the
   // ablations (training_configs/ablations/).
-  en_to(lang, dev, test, encoding, target_extra={}, source_extra={}, hp=$.paper,
+  en_to(lang, dev, test, encoding, target_extra={}, source_extra={}, hp=$.profile(),
         word_vectors=true, characters=true, uroman=true, translation=true)::
     local source_vectors = ext('XNER_SOURCE_VECTORS', data + '/vectors/wiki.multi.en.vec');
     local target_vectors = ext('XNER_TARGET_VECTORS', data + '/vectors/wiki.multi.' + lang + '.vec');
