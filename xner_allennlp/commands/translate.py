@@ -12,7 +12,7 @@ from typing import List, Tuple
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common.tqdm import Tqdm
 
-from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
 from xner_allennlp.dataset_readers.xner_conll import _transfer_case
 from xner_allennlp.translation.context_dictionary import (
     ContextDictionaryTranslator,
@@ -93,13 +93,7 @@ def translate_conll_file(
     # Token lines of the current sentence: (index in `output`, decoded line, token span).
     sentence: List[Tuple[int, str, Tuple[int, int]]] = []
     for line_number, raw in enumerate(Tqdm.tqdm(lines, desc="translating"), 1):
-        try:
-            line = raw.decode(encoding)
-        except UnicodeDecodeError as error:
-            raise InputFormatError(
-                path, line_number, f"bytes that are not valid {encoding} ({error.reason}); "
-                "set --encoding"
-            ) from None
+        line = decode_line(raw, encoding, path, line_number, "--encoding")
         output.append(raw)
         # A byte-order mark is kept in the output but is not part of the first word.
         start = 1 if line_number == 1 and line.startswith("\ufeff") else 0

@@ -21,3 +21,16 @@ def require_file(path: Union[str, os.PathLike], what: str) -> str:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what} not found: {path}")
     return path
+
+
+def decode_line(raw: bytes, encoding: str, path: Union[str, os.PathLike], line: int, option: str) -> str:
+    """
+    Decodes one line of a data file; bytes that are not valid `encoding` raise an
+    `InputFormatError` at `path:line` that names the `option` that sets the encoding.
+    """
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise InputFormatError(
+            path, line, f"bytes that are not valid {encoding} ({error.reason}); set {option}"
+        ) from None

@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +76,7 @@ def _open_binary(path: str):
 
 
 def _decode(raw: bytes, encoding: str, path: str, line: int) -> str:
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as error:
-        raise InputFormatError(
-            path, line, f"bytes that are not valid {encoding} ({error.reason}); set the encoding"
-        ) from None
+    return decode_line(raw, encoding, path, line, "the vector files' encoding")
 
 
 def _parse_header(first: bytes) -> Optional[Tuple[int, int]]:

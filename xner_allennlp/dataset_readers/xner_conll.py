@@ -9,7 +9,7 @@ from allennlp.data.dataset_readers.dataset_utils.span_utils import to_bioul
 from allennlp.data.fields import MetadataField, SequenceLabelField, TextField
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
 
-from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
 from xner_allennlp.data.romanized_token import RomanizedToken
 from xner_allennlp.data.token_indexers import RomanizedCharactersIndexer
 from xner_allennlp.dataset_readers.normalization import normalize_word
@@ -152,15 +152,7 @@ class XnerConllReader(DatasetReader):
         first_line = 0
         with open(path, "rb") as handle:
             for line_number, raw in enumerate(handle, 1):
-                try:
-                    line = raw.decode(self._encoding)
-                except UnicodeDecodeError as error:
-                    raise InputFormatError(
-                        path,
-                        line_number,
-                        f"bytes that are not valid {self._encoding} ({error.reason}); "
-                        "set the reader's `encoding`",
-                    ) from None
+                line = decode_line(raw, self._encoding, path, line_number, "the reader's `encoding`")
                 if line_number == 1:
                     line = line.lstrip("\ufeff")
                 fields = line.split()

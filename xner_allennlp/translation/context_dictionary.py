@@ -5,7 +5,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
 from xner_allennlp.common.word_vectors import WordVectors, load_merged
 from xner_allennlp.dataset_readers.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
 from xner_allennlp.translation.translator import Translator
@@ -47,15 +47,7 @@ def read_dictionary(path: str, encoding: str = "utf-8") -> List[Tuple[int, str, 
     pairs = []
     with open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError as error:
-                raise InputFormatError(
-                    path,
-                    line_number,
-                    f"bytes that are not valid {encoding} ({error.reason}); set the dictionary "
-                    "encoding",
-                ) from None
+            line = decode_line(raw, encoding, path, line_number, "the dictionary encoding")
             if line_number == 1:
                 line = line.lstrip("\ufeff")
             fields = line.split()
