@@ -57,6 +57,9 @@ def main():
     args = parser.parse_args()
 
     data = os.path.abspath(args.data)
+    # The code that runs is the code at the start.
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip() or "unknown"
     target = args.target
     if args.variant == "supervised" and target not in SUPERVISED_TRAIN:
         raise SystemExit(f"no target training file for {target}: supervised runs exist for "
@@ -123,8 +126,6 @@ def main():
         report = json.load(handle)
     epochs = train_metrics.get("epoch", 0) + 1
     tokens_per_second = count_tokens(train_file) * epochs / max(train_seconds, 1e-9)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip() or "unknown"
 
     command = (f"make reproduce TARGET={target} PROFILE={args.profile} VARIANT={args.variant}")
     row = {
