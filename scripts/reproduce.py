@@ -169,8 +169,16 @@ def append_row(results_path, row):
         f"| {row['wall_seconds'] // 60} min | {row['train_tokens_per_second']} | {row['commit']} "
         f"| `{row['command']}` |\n"
     )
-    with open(results_path, "a") as handle:
-        handle.write(line)
+    # Rows go at the end of the results table, so prose after the table stays after it.
+    with open(results_path) as handle:
+        lines = handle.readlines()
+    header = next(i for i, text in enumerate(lines) if text.startswith("| target | variant"))
+    end = header
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    lines.insert(end, line)
+    with open(results_path, "w") as handle:
+        handle.writelines(lines)
 
 
 if __name__ == "__main__":
