@@ -21,7 +21,7 @@ _FILE_LANGUAGE = {
     "bn": "bn",
     "ben": "bn",
 }
-_VECTOR_FILE = re.compile(r"\.([a-z]{2,3})\.vec(\.gz)?$")
+_VECTOR_FILE = re.compile(r"[._\-]([a-z]{2,3})\.vec(\.gz)?$")
 
 
 def _language_of_file(path: Any, vectors: bool) -> Optional[str]:
