@@ -154,8 +154,12 @@ def append_row(results_path, row):
     with open(os.path.join(os.path.dirname(results_path), "results.jsonl"), "a") as handle:
         handle.write(json.dumps(row) + "\n")
     report = row["report"]
-    lengths = report.get("length", {})
-    oov = report.get("oov", {})
+    lengths = report.get("length") or {}
+    # A model without word vectors (char_only) has no OOV rate.
+    oov = report.get("oov") or {}
+
+    def rate(value):
+        return "n/a" if value is None else f"{100 * value:.1f}"
 
     def f1_of(bucket):
         value = lengths.get(bucket, {}).get("f1")
@@ -164,8 +168,8 @@ def append_row(results_path, row):
     line = (
         f"| {row['target']} | {row['variant']} | {row['profile']} | {100 * row['dev_precision']:.2f} "
         f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** | {f1_of('1')} / {f1_of('2')} / "
-        f"{f1_of('>=3')} | {100 * oov.get('type_rate', float('nan')):.1f} / "
-        f"{100 * oov.get('token_rate', float('nan')):.1f} | {row['epochs']} ({row['best_epoch']}) "
+        f"{f1_of('>=3')} | {rate(oov.get('type_rate'))} / {rate(oov.get('token_rate'))} "
+        f"| {row['epochs']} ({row['best_epoch']}) "
         f"| {row['wall_seconds'] // 60} min | {row['train_tokens_per_second']} | {row['commit']} "
         f"| `{row['command']}` |\n"
     )
