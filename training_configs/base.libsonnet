@@ -117,7 +117,9 @@ local profiles = {
               pretrained_file: [source_vectors, target_vectors],
             },
             [if characters then 'token_characters']: {
-              type: 'character_encoding',
+              // character_encoding's parameters and output, each distinct word of a batch
+              // encoded once (benchmarks/README.md).
+              type: 'unique_character_encoding',
               embedding: {
                 embedding_dim: hp.char_embedding_dim,
                 vocab_namespace: 'token_characters',
@@ -131,8 +133,9 @@ local profiles = {
             },
           },
         },
+        // lstm's parameters and output, faster on CPU (xner_allennlp/modules/packed_lstm.py).
         encoder: {
-          type: 'lstm',
+          type: 'packed_lstm',
           input_size: (if word_vectors then vector_dim else 0) + (if characters then char_dim else 0),
           hidden_size: hp.word_hidden_size,
           bidirectional: true,
@@ -156,6 +159,8 @@ local profiles = {
         validation_metric: '+f1-measure-overall',
         cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', '-1')),
         checkpointer: { keep_most_recent_by_count: 1 },
+        // Torch threads for the cores not busy with other jobs ("auto"), or XNER_NUM_THREADS.
+        callbacks: [{ type: 'torch_threads', num_threads: ext('XNER_NUM_THREADS', 'auto') }],
       },
       random_seed: std.parseInt(ext('XNER_SEED', '13')),
       numpy_seed: self.random_seed,

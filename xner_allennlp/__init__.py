@@ -15,6 +15,7 @@ from xner_allennlp import (  # noqa: E402,F401
     data,
     dataset_readers,
     models,
+    modules,
     predictors,
     romanization,
     token_embedders,

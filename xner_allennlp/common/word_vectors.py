@@ -6,8 +6,10 @@ once per change on disk (binary cache).
 Formats: fastText/MUSE text (`N D` header, then `word v1 ... vD`), GloVe text (no header), either
 of them gzipped (`.gz`).
 """
+import concurrent.futures
 import gzip
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -18,6 +20,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from xner_allennlp.common.cpus import idle_cpus
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
 
 logger = logging.getLogger(__name__)
@@ -25,6 +28,11 @@ logger = logging.getLogger(__name__)
 # Chunks of raw bytes parsed at once: big enough to amortise numpy calls, small enough that the
 # temporary arrays stay well under the size of the final matrix.
 _CHUNK_BYTES = 8 * 1024 * 1024
+# Blocks of the pyarrow reader: small ones keep its buffers (and the peak memory) low.
+_ARROW_BLOCK_BYTES = 1024 * 1024
+# Files at least this big are parsed in byte ranges on the idle CPUs (at most _MAX_PARTS).
+_PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+_MAX_PARTS = 8
 CACHE_ENV = "XNER_VECTOR_CACHE"
 
 
@@ -99,6 +107,57 @@ def _row_lengths(block: bytes) -> np.ndarray:
     return counts
 
 
+class _RowStore:
+    """
+    The rows parsed so far. With the row count known in advance (the header), they are copied
+    into one preallocated matrix, so that the peak memory is the matrix plus one chunk instead
+    of the chunks plus their concatenation.
+    """
+
+    def __init__(self, matrix: Optional[np.ndarray] = None) -> None:
+        # `matrix`: preallocated rows to fill (see `reserve`).
+        self._matrix: Optional[np.ndarray] = matrix
+        self._filled = 0
+        self._blocks: List[np.ndarray] = []
+
+    def reserve(self, rows: int, dim: int) -> None:
+        self._matrix = np.empty((rows, dim), dtype=np.float32)
+
+    def space(self, rows: int) -> Optional[np.ndarray]:
+        """The next `rows` rows of the preallocated matrix to fill, or None (no room)."""
+        if self._matrix is None or self._blocks or self._filled + rows > len(self._matrix):
+            return None
+        view = self._matrix[self._filled : self._filled + rows]
+        self._filled += rows
+        return view
+
+    def append(self, block: np.ndarray) -> None:
+        view = self.space(len(block))
+        if view is not None:
+            view[...] = block
+        else:
+            self._blocks.append(block)
+
+    def drain(self) -> Iterable[np.ndarray]:
+        """The rows, array by array, each let go of once the caller has taken it."""
+        if self._matrix is not None:
+            yield self._matrix[: self._filled]
+            self._matrix = None
+        while self._blocks:
+            yield self._blocks.pop(0)
+
+    def matrix(self) -> np.ndarray:
+        parts = [] if self._matrix is None else [self._matrix[: self._filled]]
+        parts += self._blocks
+        if not parts:
+            return np.empty((0, 0), dtype=np.float32)
+        if len(parts) == 1:
+            part = parts[0]
+            # A header that promised many more rows than came: do not keep the unused memory.
+            return part.copy() if part.base is not None and len(part) < len(part.base) // 2 else part
+        return np.concatenate(parts)
+
+
 class _Parser:
     def __init__(self, path: str, encoding: str, dim: Optional[int], dim_source: str):
         self.path = path
@@ -106,8 +165,8 @@ class _Parser:
         self.dim = dim
         self.dim_source = dim_source
         self.words: List[str] = []
-        self.blocks: List[np.ndarray] = []
         self.rows = 0
+        self._rows = _RowStore()
 
     def parse(self, lines: List[bytes], first_line_number: int) -> None:
         words = []
@@ -147,8 +206,14 @@ class _Parser:
             )
         for i, word in enumerate(words):
             self.words.append(_decode(word, self.encoding, self.path, first_line_number + i))
-        self.blocks.append(matrix)
+        self._rows.append(matrix)
         self.rows += len(lines)
+
+    def reserve(self, rows: int) -> None:
+        self._rows.reserve(rows, self.dim)
+
+    def matrix(self) -> np.ndarray:
+        return self._rows.matrix()
 
     def _raise_non_numeric(self, words, rests, first_line_number) -> None:
         for i, rest in enumerate(rests):
@@ -166,6 +231,22 @@ class _Parser:
 
 
 def _parse_file(path: str, encoding: str, max_words: Optional[int]) -> WordVectors:
+    table = _parse_with_arrow(path, encoding, max_words)
+    if table is None:
+        table = _parse_with_numpy(path, encoding, max_words)
+    return _deduplicate(table)
+
+
+def _first_line(path: str) -> bytes:
+    with _open_binary(path) as handle:
+        first = handle.readline()
+    if not first:
+        raise InputFormatError(path, 1, "empty file, expected word vectors")
+    return first[3:] if first.startswith(b"\xef\xbb\xbf") else first
+
+
+def _parse_with_numpy(path: str, encoding: str, max_words: Optional[int]) -> WordVectors:
+    """The reference parser: chunks of lines, numpy for the values, exact error messages."""
     with _open_binary(path) as handle:
         first = handle.readline()
         if not first:
@@ -175,6 +256,7 @@ def _parse_file(path: str, encoding: str, max_words: Optional[int]) -> WordVecto
         header = _parse_header(first)
         if header is not None:
             parser = _Parser(path, encoding, header[1], "the header (line 1)")
+            parser.reserve(header[0] if max_words is None else min(header[0], max_words))
             line_number = 2
             pending: List[bytes] = []
         else:
@@ -207,8 +289,225 @@ def _parse_file(path: str, encoding: str, max_words: Optional[int]) -> WordVecto
                 break
     if parser.rows == 0:
         raise InputFormatError(path, None, "no word vectors found")
-    matrix = np.concatenate(parser.blocks) if len(parser.blocks) > 1 else parser.blocks[0]
-    return _deduplicate(WordVectors(parser.words, matrix, path))
+    return WordVectors(parser.words, parser.matrix(), path)
+
+
+class _NotPlain(Exception):
+    """The file is not plain `word v1 ... vD` rows: leave it to the numpy parser."""
+
+
+class _FileSlice(io.RawIOBase):
+    """Bytes `start` to `end` of a file, as a readable stream."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb")
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = min(len(buffer), self._left)
+        if size <= 0:
+            return 0
+        read = self._file.readinto(memoryview(buffer)[:size])
+        self._left -= read
+        return read
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _split_points(path: str, start: int, end: int, parts: int) -> List[int]:
+    """Byte offsets cutting [start, end) into about `parts` ranges at line starts."""
+    points = [start]
+    with open(path, "rb") as handle:
+        for k in range(1, parts):
+            handle.seek(start + (end - start) * k // parts)
+            handle.readline()
+            position = handle.tell()
+            if points[-1] < position < end:
+                points.append(position)
+    return points + [end]
+
+
+def _parse_with_arrow(
+    path: str, encoding: str, max_words: Optional[int], parts: Optional[int] = None
+) -> Optional[WordVectors]:
+    """
+    The fast path for well-formed files: pyarrow's CSV reader (C++, fast float parsing) with a
+    space delimiter, the values parsed as float64 and rounded to float32 exactly as the numpy
+    parser does. Returns None (the caller falls back to `_parse_with_numpy`, which also gives
+    the precise error of a malformed file) when pyarrow is missing or the file is not plain
+    `word v1 ... vD` rows: several spaces or tabs between fields, ragged rows, non-numeric or
+    non-finite values, words that do not decode.
+
+    A large uncompressed file is cut at line starts into `parts` byte ranges (default: the idle
+    CPUs, see `idle_cpus`) parsed by as many threads; rows keep the file's order.
+    """
+    try:
+        import pyarrow
+        import pyarrow.compute as compute
+        import pyarrow.csv as csv
+    except ImportError:  # pragma: no cover - pyarrow is an allennlp (datasets) dependency
+        return None
+    first = _first_line(path)
+    header = _parse_header(first)
+    sample = first if header is None else _second_line(path)
+    if not sample.strip():
+        return None
+    content = sample.rstrip(b"\r\n")
+    trailing = content.endswith(b" ")
+    dim = header[1] if header is not None else len(content.split(b" ")) - 1 - trailing
+    if dim < 1:
+        return None
+    names = ["word"] + [f"v{i}" for i in range(dim)] + (["trailing"] if trailing else [])
+    compressed = path.endswith(".gz")
+    size = os.path.getsize(path)
+    if parts is None:
+        parts = 1
+        if not compressed and max_words is None and size >= _PARALLEL_MIN_BYTES:
+            parts = min(idle_cpus(), _MAX_PARTS)
+    if compressed or max_words is not None:
+        parts = 1
+
+    def open_reader(stream, skip_rows: int):
+        return csv.open_csv(
+            stream,
+            read_options=csv.ReadOptions(
+                column_names=names,
+                skip_rows=skip_rows,
+                block_size=_ARROW_BLOCK_BYTES,
+                use_threads=False,
+            ),
+            parse_options=csv.ParseOptions(
+                delimiter=" ", quote_char=False, escape_char=False, ignore_empty_lines=True
+            ),
+            convert_options=csv.ConvertOptions(
+                column_types={
+                    "word": pyarrow.binary(),
+                    **{name: pyarrow.float64() for name in names[1 : dim + 1]},
+                    **({"trailing": pyarrow.binary()} if trailing else {}),
+                },
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    def read(stream, skip_rows: int, rows: "_RowStore", words: List[bytes]) -> None:
+        """Appends the rows of `stream` to `rows` and their words to `words`."""
+        with stream, open_reader(stream, skip_rows) as reader:
+            for batch in reader:
+                count = batch.num_rows
+                if max_words is not None:
+                    count = min(count, max_words - len(words))
+                if trailing and compute.max(compute.binary_length(batch.column(dim + 1))).as_py():
+                    raise _NotPlain()  # something after the trailing space
+                columns = [batch.column(i + 1) for i in range(dim)]
+                if any(column.null_count for column in columns):
+                    raise _NotPlain()
+                # Columns to rows: stack the (contiguous) columns, then one transposing copy
+                # that also rounds float64 to float32.
+                values = np.stack([column.to_numpy()[:count] for column in columns])
+                if not np.isfinite(values).all():
+                    raise _NotPlain()
+                target = rows.space(count)
+                block = target if target is not None else np.empty((count, dim), np.float32)
+                block[...] = values.T
+                if target is None:
+                    rows.append(block)
+                words.extend(batch.column(0).to_pylist()[:count])
+                if max_words is not None and len(words) >= max_words:
+                    break
+
+    rows = _RowStore()
+    if header is not None:
+        rows.reserve(header[0] if max_words is None else min(header[0], max_words), dim)
+    words: List[bytes] = []
+    try:
+        if parts <= 1:
+            stream = pyarrow.input_stream(path, compression="gzip" if compressed else None)
+            read(stream, 1 if header else 0, rows, words)
+        else:
+            data_start = len(first) + (3 if header is not None and _has_bom(path) else 0)
+            points = _split_points(path, data_start if header is not None else 0, size, parts)
+            ranges = list(zip(points[:-1], points[1:]))
+            lines = [_count_lines(path, a, b) for a, b in ranges]
+            if header is not None and sum(lines) == header[0]:
+                # One row per line, as the header says: each range fills its own slice of the
+                # preallocated matrix (checked below).
+                matrix = rows.space(header[0])
+                offsets = np.cumsum([0] + lines)
+                stores = [_RowStore(matrix[offsets[k] : offsets[k + 1]]) for k in range(len(ranges))]
+            else:
+                # The first range fills the preallocated matrix; the others keep their own
+                # rows until it is done, then are copied after it.
+                stores = [rows] + [_RowStore() for _ in ranges[1:]]
+                lines = None
+            word_lists: List[List[bytes]] = [[] for _ in ranges]
+            with concurrent.futures.ThreadPoolExecutor(len(ranges)) as pool:
+                futures = [
+                    pool.submit(
+                        read, pyarrow.PythonFile(_FileSlice(path, a, b), mode="r"), 0, store, found
+                    )
+                    for (a, b), store, found in zip(ranges, stores, word_lists)
+                ]
+                for future in futures:
+                    future.result()
+            if lines is not None:
+                if [len(found) for found in word_lists] != lines:
+                    return None
+            else:
+                for store in stores[1:]:
+                    for block in store.drain():
+                        rows.append(block)
+            words = [word for found in word_lists for word in found]
+    except (_NotPlain, pyarrow.ArrowException, OSError, ValueError):
+        return None
+    if not words:
+        return None
+    try:
+        decoded = [word.decode(encoding) for word in words]
+    except UnicodeDecodeError:
+        return None
+    if header is None and decoded[0].startswith("\ufeff"):
+        decoded[0] = decoded[0][1:]
+    return WordVectors(decoded, rows.matrix(), path)
+
+
+def _count_lines(path: str, start: int, end: int) -> int:
+    """Newline-terminated lines in bytes [start, end), a last unterminated one included."""
+    count = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = handle.read(min(left, _CHUNK_BYTES))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+            left -= len(chunk)
+    return count + (last != b"\n")
+
+
+def _has_bom(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(3) == b"\xef\xbb\xbf"
+
+
+def _second_line(path: str) -> bytes:
+    with _open_binary(path) as handle:
+        handle.readline()
+        for line in handle:
+            if line.strip():
+                return line
+    return b""
 
 
 def _deduplicate(table: WordVectors) -> WordVectors:

@@ -1,1 +1,2 @@
 from xner_allennlp.token_embedders.aligned_vectors import AlignedVectorsEmbedder
+from xner_allennlp.token_embedders.unique_character_encoding import UniqueCharacterEncoder

@@ -1,1 +1,2 @@
 from xner_allennlp.training.inverse_time import InverseTimeLearningRateScheduler
+from xner_allennlp.training.threads import TorchThreadsCallback

@@ -1,0 +1,210 @@
+"""
+Prediction throughput on raw text through the Predictor API, for two models trained here just
+to have archives (their F1 does not matter):
+
+* fixture: `training_configs/fixture.jsonnet` (tiny dimensions), 2 epochs;
+* paper: base.libsonnet's `tagger(...)` with the paper's dimensions (char embedding and both
+  BiLSTMs 300, 300-d frozen vectors), 1 epoch on a few hundred English CoNLL sentences, random
+  300-d vectors (written to a temporary directory).
+
+The input is raw Spanish text: the sentences of ../shared/data/conll2002/esp.testa joined with
+spaces (`XNER_DATA` overrides the root; generated text when missing), one per line, tokenized
+again by the predictor. The predictor is `xner_tagger` (the package's; allennlp-models'
+`sentence_tagger` if it is not registered). Each model is timed
+
+* as allennlp would run it without our modules: the archive loaded with the stock
+  `character_encoding` / `lstm` modules (same weights), one sentence per call (`allennlp
+  predict` without `--batch-size`);
+* the same, batched (`predict_batch_json`, `--batch-size` lines per call);
+* ours: the archive as trained (`unique_character_encoding`, `packed_lstm`), batched.
+
+All with the same torch threads (`auto_threads()`: the idle cores). Prints tokens/s and the
+ratio to the first row; the runs must predict the same tags, else (or if a run fails) the
+script exits non-zero. Target: at least 2,000 tokens/s batched.
+
+    .venv/bin/python benchmarks/predict.py [--sentences 1000] [--batch-size 64]
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from typing import Dict, List
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import logging  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import xner_allennlp  # noqa: E402,F401
+from allennlp.commands.train import train_model  # noqa: E402
+from allennlp.common import Params  # noqa: E402
+from allennlp.models.archival import load_archive  # noqa: E402
+from allennlp.predictors import Predictor  # noqa: E402
+
+from train_throughput import generated_corpus, read_conll, write_conll, write_vectors  # noqa: E402
+from xner_allennlp.training.threads import auto_threads  # noqa: E402
+
+TARGET = 2000.0
+STOCK_MODULES = {
+    "model.text_field_embedder.token_embedders.token_characters.type": "character_encoding",
+    "model.encoder.type": "lstm",
+}
+
+
+def predictor_name() -> str:
+    return "xner_tagger" if "xner_tagger" in Predictor.list_available() else "sentence_tagger"
+
+
+def raw_text(count: int, rng: random.Random) -> List[str]:
+    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
+    path = os.path.join(data, "conll2002", "esp.testa")
+    if os.path.isfile(path):
+        sentences = [[w for w, _ in s] for s in read_conll(path)]
+    else:
+        sentences = [[w for w, _ in s] for s in generated_corpus(count, rng)]
+    return [" ".join(words) for words in sentences[:count]]
+
+
+def train_fixture(workdir: str) -> str:
+    params = Params.from_file(os.path.join(ROOT, "training_configs", "fixture.jsonnet")).as_dict(quiet=True)
+    params["trainer"]["num_epochs"] = 2
+    params["evaluate_on_test"] = False
+    out = os.path.join(workdir, "fixture-model")
+    train_model(Params(params), out)
+    return os.path.join(out, "model.tar.gz")
+
+
+def train_paper(workdir: str, text: List[str], rng: random.Random) -> str:
+    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
+    conll = os.path.join(data, "conll2003", "eng.train")
+    sentences = (rng.sample(read_conll(conll), 300) if os.path.isfile(conll)
+                 else generated_corpus(300, rng))
+    train = os.path.join(workdir, "train.conll")
+    write_conll(train, sentences)
+    vectors = os.path.join(workdir, "vectors.vec")
+    # Source and target words in one file: the English training words and the Spanish text.
+    spanish = [[(w, "O") for w in line.split()] for line in text]
+    write_vectors(vectors, sentences + spanish, np.random.default_rng(0))
+    base = os.path.join(ROOT, "training_configs", "base.libsonnet")
+    snippet = os.path.join(workdir, "paper.jsonnet")
+    with open(snippet, "w", encoding="utf-8") as handle:
+        handle.write(
+            f"local base = import {json.dumps(base)};\n"
+            f"base.tagger(train={json.dumps(train)}, dev={json.dumps(train)}, test='none',\n"
+            f"  source_vectors={json.dumps(vectors)}, target_vectors={json.dumps(vectors)},\n"
+            f"  vector_dim=300, train_reader=base.reader(), target_reader=base.reader(),\n"
+            f"  hp=base.profile('paper') {{ num_epochs: 1 }})\n"
+        )
+    params = Params.from_file(snippet).as_dict(quiet=True)
+    params["trainer"]["num_epochs"] = 1
+    params.pop("validation_data_path")
+    params.pop("validation_dataset_reader")
+    out = os.path.join(workdir, "paper-model")
+    train_model(Params(params), out)
+    return os.path.join(out, "model.tar.gz")
+
+
+def make_predictor(archive_path: str, stock_modules: bool, batch_size: int) -> Predictor:
+    overrides = json.dumps(STOCK_MODULES) if stock_modules else ""
+    archive = load_archive(archive_path, overrides=overrides)
+    name = predictor_name()
+    if name == "xner_tagger":
+        cls = Predictor.by_name(name)
+        return cls(archive.model, archive.validation_dataset_reader, max_batch_size=batch_size)
+    return Predictor.from_archive(archive, name)
+
+
+def timed(predictor: Predictor, lines: List[str], batch_size: int) -> Dict:
+    inputs = [{"sentence": line} for line in lines]
+    outputs = []
+    start = time.perf_counter()
+    for first in range(0, len(inputs), batch_size):
+        outputs.extend(predictor.predict_batch_json(inputs[first : first + batch_size]))
+    seconds = time.perf_counter() - start
+    key = "tokens" if "tokens" in outputs[0] else "words"
+    tokens = sum(len(o[key]) for o in outputs)
+    return {"tokens_per_s": tokens / seconds, "tokens": tokens, "seconds": seconds,
+            "tags": [o["tags"] for o in outputs]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("allennlp", "xner_allennlp", "allennlp_models"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+    rng = random.Random(13)
+    workdir = tempfile.mkdtemp(prefix="xner-predict-bench-")
+    os.environ["XNER_VECTOR_CACHE"] = os.path.join(workdir, "vector-cache")
+    failed, rows = [], []
+    try:
+        text = raw_text(args.sentences, rng)
+        print(f"input: {len(text)} raw sentences; predictor {predictor_name()}; "
+              f"batch size {args.batch_size}")
+        archives = {}
+        for name, train in (("fixture", lambda: train_fixture(workdir)),
+                            ("paper", lambda: train_paper(workdir, text, rng))):
+            try:
+                archives[name] = train()
+            except Exception:  # noqa: BLE001
+                traceback.print_exc()
+                failed.append(f"training {name}")
+        threads = auto_threads()
+        torch.set_num_threads(threads)
+        print(f"torch threads: {threads} (auto; load average {os.getloadavg()[0]:.1f})")
+        variants = [("stock modules, 1 sentence per call", True, 1),
+                    (f"stock modules, batches of {args.batch_size}", True, args.batch_size),
+                    (f"ours, batches of {args.batch_size}", False, args.batch_size)]
+        for model_name, archive in archives.items():
+            results = []
+            for label, stock_modules, batch_size in variants:
+                try:
+                    predictor = make_predictor(archive, stock_modules, batch_size)
+                    timed(predictor, text[:20], batch_size)  # warm-up
+                    result = timed(predictor, text, batch_size)
+                except Exception:  # noqa: BLE001
+                    traceback.print_exc()
+                    failed.append(f"{model_name}: {label}")
+                    continue
+                results.append((label, result))
+                print(f"  {model_name:8s} {label:38s} {result['tokens_per_s']:7.0f} tokens/s "
+                      f"({result['tokens']} tokens in {result['seconds']:.1f} s)", flush=True)
+            if len(results) > 1 and any(r["tags"] != results[0][1]["tags"] for _, r in results[1:]):
+                print(f"  {model_name}: the variants predicted DIFFERENT tags")
+                failed.append(f"{model_name}: different predictions")
+            rows.append((model_name, results))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print("| model | run | tokens/s | vs first row |")
+    print("|---|---|---|---|")
+    for model_name, results in rows:
+        for label, result in results:
+            print(f"| {model_name} | {label} | {result['tokens_per_s']:.0f} | "
+                  f"{result['tokens_per_s'] / results[0][1]['tokens_per_s']:.1f}x |")
+    for model_name, results in rows:
+        if results and results[-1][0].startswith("ours"):
+            rate = results[-1][1]["tokens_per_s"]
+            print(f"{model_name}: ours batched {rate:.0f} tokens/s (target >= {TARGET:.0f}: "
+                  f"{'met' if rate >= TARGET else 'NOT met'})")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,595 @@
+"""
+Training throughput of the paper's model (char BiLSTM + word BiLSTM + CRF; char embedding 300,
+char and word LSTM hidden 300, frozen 300-d word vectors, batches of 10), two pipelines side by
+side in one process:
+
+* stock: the pipeline as allennlp-models configures its `crf_tagger` NER model: the
+  `conll2003` reader (`single_id` lowercased + `characters` indexers), an `embedding` word
+  embedder (frozen, from the vector file), `character_encoding` with an `lstm` encoder, `lstm`
+  word encoder, the default data loader (random batches of the profile's batch size);
+* ours: `training_configs/base.libsonnet`'s `tagger(...)` (xner_conll reader with uroman,
+  `aligned_vectors`, the char embedder, word encoder, bucket sampler and `torch_threads`
+  callback of the config).
+
+Both use the same trainer section (SGD with momentum, gradient clipping, inverse-time decay, no
+validation) and the hyper-parameters of `--profile` (paper by default). The corpus is a random
+sample of `--sentences` sentences of CoNLL-2003 English (../shared/data/conll2003/eng.train,
+`XNER_DATA` overrides the root), or generated sentences with its length distribution when the
+file is missing; the 300-d vectors are random, written to a temporary directory (about 10% of
+the words left out).
+
+The pipelines are trained in alternation for `--rounds` rounds of `--batches` batches each (a
+fresh model and trainer every round; a run also stops at its first batch past
+`--max-seconds`), so that load from other jobs hits all alike; the reported figure is the
+median over rounds. Tokens are counted from the batches the trainer saw. Torch threads: the
+stock pipeline runs with torch's default (`--stock-threads`) and, as a second baseline, with 1
+thread; ours with `--threads` ("auto": its callback's choice).
+
+Same model check: ours and the stock model have the same trainable parameters (names, and
+shapes but for vocabulary-sized rows); our weights are copied into the stock model
+(word-vector, character and label rows matched through the two vocabularies) and both compute
+the loss of the same 10 sentences in eval mode; the losses must agree to 1e-5 (relative), else
+the script exits non-zero, as it does when a run fails.
+
+    .venv/bin/python benchmarks/train_throughput.py [--sentences 1500] [--batches 60]
+        [--rounds 2] [--profile paper] [--threads auto] [--stock-threads N] [--levers]
+
+`--levers` also trains the intermediate pipelines, one lever added at a time on 1 thread, and
+ours with the stock pipeline's thread count.
+"""
+import argparse
+import copy
+import json
+import logging
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any, Dict, List, Optional, Tuple
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import xner_allennlp  # noqa: E402,F401
+from allennlp.commands.train import TrainModel  # noqa: E402
+from allennlp.common import Params  # noqa: E402
+from allennlp.common.util import prepare_environment  # noqa: E402
+from allennlp.data import Batch  # noqa: E402
+from allennlp.training.callbacks import TrainerCallback  # noqa: E402
+
+from xner_allennlp.dataset_readers.normalization import normalize_word  # noqa: E402
+
+DIM = 300
+TARGET_RATIO = 3.0
+LOSS_TOLERANCE = 1e-5
+CHECK_SENTENCES = 10
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+def read_conll(path: str) -> List[List[Tuple[str, str]]]:
+    sentences, words = [], []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            if not fields or fields[0] == "-DOCSTART-":
+                if words:
+                    sentences.append(words)
+                words = []
+            else:
+                words.append((fields[0], fields[-1]))
+    if words:
+        sentences.append(words)
+    return sentences
+
+
+def generated_corpus(count: int, rng: random.Random) -> List[List[Tuple[str, str]]]:
+    """Sentences with CoNLL-2003's length profile: many short headline/score lines, the rest
+    around 20 words (mean ~14.5, max ~110)."""
+    letters = "etaoinshrdlcumwfgypbvkjxqz"
+    vocabulary = []
+    for i in range(20000):
+        length = max(1, min(15, int(rng.gammavariate(3.0, 2.0))))
+        word = "".join(rng.choice(letters[: 8 + i % 18]) for _ in range(length))
+        vocabulary.append(word.capitalize() if i % 7 == 0 else word)
+    vocabulary += [",", ".", "(", ")", "-", '"']
+    weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]
+    sentences = []
+    for _ in range(count):
+        length = rng.randint(1, 6) if rng.random() < 0.3 else min(110, max(2, int(rng.gammavariate(4.0, 4.8))))
+        words = rng.choices(vocabulary, weights, k=length)
+        tags, i = ["O"] * length, 0
+        while i < length:
+            if rng.random() < 0.12:
+                kind = rng.choice(["PER", "ORG", "LOC", "MISC"])
+                span = min(length - i, rng.choice([1, 1, 2, 3]))
+                for j in range(i, i + span):
+                    tags[j] = "I-" + kind
+                i += span + 1
+            else:
+                i += 1
+        sentences.append(list(zip(words, tags)))
+    return sentences
+
+
+def write_conll(path: str, sentences: List[List[Tuple[str, str]]]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("-DOCSTART- -X- -X- O\n\n")
+        for sentence in sentences:
+            for word, tag in sentence:
+                handle.write(f"{word} NN O {tag}\n")
+            handle.write("\n")
+
+
+def write_vectors(path: str, sentences, rng: np.random.Generator) -> int:
+    """Random 300-d vectors for the words both pipelines look up, ~10% left out."""
+    words = set()
+    for sentence in sentences:
+        for word, _ in sentence:
+            words.add(word.lower())
+            words.add(normalize_word(word))
+    words = sorted(words)
+    keep = [w for w, r in zip(words, rng.random(len(words))) if r >= 0.1]
+    matrix = rng.uniform(-1, 1, size=(len(keep), DIM)).astype(np.float32)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"{len(keep)} {DIM}\n")
+        for word, row in zip(keep, matrix):
+            handle.write(word + " " + " ".join(f"{v:.5f}" for v in row) + "\n")
+    return len(keep)
+
+
+# ---------------------------------------------------------------------------------- configs
+
+
+def trainer_config(hp: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "optimizer": {"type": "sgd", "lr": hp["lr"], "momentum": hp["momentum"]},
+        "grad_norm": hp["grad_norm"],
+        "learning_rate_scheduler": {"type": "inverse_time", "decay": hp["lr_decay"]},
+        "num_epochs": 1,
+        "cuda_device": -1,
+        "checkpointer": {"keep_most_recent_by_count": 1},
+    }
+
+
+def stock_config(train: str, vectors: str, hp: Dict[str, Any], batch_size: int) -> Dict[str, Any]:
+    """allennlp-models' NER crf_tagger config (training_config/tagging/ner.jsonnet) with the
+    paper's dimensions, frozen vectors and an LSTM character encoder."""
+    return {
+        "dataset_reader": {
+            "type": "conll2003",
+            "tag_label": "ner",
+            "coding_scheme": "BIOUL",
+            "token_indexers": {
+                "tokens": {"type": "single_id", "lowercase_tokens": True},
+                "token_characters": {"type": "characters", "min_padding_length": 3},
+            },
+        },
+        "train_data_path": train,
+        "model": {
+            "type": "crf_tagger",
+            "label_encoding": "BIOUL",
+            "constrain_crf_decoding": True,
+            "calculate_span_f1": True,
+            "dropout": hp["dropout"],
+            "include_start_end_transitions": False,
+            "text_field_embedder": {
+                "token_embedders": {
+                    "tokens": {
+                        "type": "embedding",
+                        "embedding_dim": DIM,
+                        "pretrained_file": vectors,
+                        "trainable": False,
+                    },
+                    "token_characters": {
+                        "type": "character_encoding",
+                        "embedding": {"embedding_dim": hp["char_embedding_dim"]},
+                        "encoder": {
+                            "type": "lstm",
+                            "input_size": hp["char_embedding_dim"],
+                            "hidden_size": hp["char_hidden_size"],
+                            "bidirectional": True,
+                        },
+                    },
+                }
+            },
+            "encoder": {
+                "type": "lstm",
+                "input_size": DIM + 2 * hp["char_hidden_size"],
+                "hidden_size": hp["word_hidden_size"],
+                "bidirectional": True,
+            },
+            # As in base.libsonnet; the pretrained (frozen) vectors and the CRF's constraint
+            # mask are parameters here and must keep their values.
+            "initializer": {
+                "regexes": [[".*", {"type": "uniform", "a": -0.1, "b": 0.1}]],
+                "prevent_regexes": [".*_constraint_mask", ".*token_embedder_tokens.weight"],
+            },
+        },
+        "data_loader": {"batch_size": batch_size, "shuffle": True},
+        "trainer": trainer_config(hp),
+        "random_seed": 13,
+        "numpy_seed": 13,
+        "pytorch_seed": 13,
+    }
+
+
+def profile_hp(workdir: str, profile: str) -> Dict[str, Any]:
+    """base.libsonnet's hyper-parameters of `profile` (paper, cpu_fast...)."""
+    base = os.path.join(ROOT, "training_configs", "base.libsonnet")
+    snippet = os.path.join(workdir, "hp.jsonnet")
+    with open(snippet, "w", encoding="utf-8") as handle:
+        handle.write(f"(import {json.dumps(base)}).profile({json.dumps(profile)})\n")
+    return Params.from_file(snippet).as_dict(quiet=True)
+
+
+def our_config(workdir: str, train: str, vectors: str, profile: str) -> Dict[str, Any]:
+    """base.libsonnet's tagger() on the benchmark files, `profile`'s hyper-parameters, no
+    validation."""
+    base = os.path.join(ROOT, "training_configs", "base.libsonnet")
+    snippet = os.path.join(workdir, "ours.jsonnet")
+    with open(snippet, "w", encoding="utf-8") as handle:
+        handle.write(
+            f"local base = import {json.dumps(base)};\n"
+            f"base.tagger(train={json.dumps(train)}, dev={json.dumps(train)}, test='none',\n"
+            f"  source_vectors={json.dumps(vectors)}, target_vectors={json.dumps(vectors)},\n"
+            f"  vector_dim={DIM}, train_reader=base.reader(), target_reader=base.reader(),\n"
+            f"  hp=base.profile({json.dumps(profile)}))\n"
+        )
+    config = Params.from_file(snippet).as_dict(quiet=True)
+    for key in ("validation_data_path", "validation_dataset_reader", "test_data_path"):
+        config.pop(key, None)
+    config["evaluate_on_test"] = False
+    config["trainer"] = {**trainer_config(profile_hp(workdir, profile)), **{
+        k: v for k, v in config["trainer"].items()
+        if k in ("optimizer", "grad_norm", "learning_rate_scheduler", "callbacks")
+    }}
+    return config
+
+
+def lever_configs(stock: Dict[str, Any], ours: Dict[str, Any], batch_size: int):
+    """Our pipeline with its levers taken away one by one (as (name, config) from the stock-like
+    end to ours): each row adds one lever to the row before."""
+    embedders = ours["model"]["text_field_embedder"]["token_embedders"]
+    plain = copy.deepcopy(ours)
+    plain_embedders = plain["model"]["text_field_embedder"]["token_embedders"]
+    plain_embedders["token_characters"]["type"] = "character_encoding"
+    plain["model"]["encoder"]["type"] = "lstm"
+    plain["data_loader"] = {"batch_size": batch_size, "shuffle": True}
+    rows = [("xner reader + aligned_vectors (random batches)", plain)]
+    bucket = copy.deepcopy(plain)
+    bucket["data_loader"] = copy.deepcopy(ours["data_loader"])
+    rows.append(("+ bucket sampler", bucket))
+    if embedders["token_characters"]["type"] != "character_encoding":
+        char = copy.deepcopy(bucket)
+        char["model"]["text_field_embedder"]["token_embedders"]["token_characters"]["type"] = (
+            embedders["token_characters"]["type"]
+        )
+        rows.append((f"+ {embedders['token_characters']['type']}", char))
+    if ours["model"]["encoder"]["type"] != "lstm":
+        rows.append((f"+ {ours['model']['encoder']['type']} encoder (= ours)", copy.deepcopy(ours)))
+    return rows
+
+
+# ---------------------------------------------------------------------------------- runs
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _TokenCounter(TrainerCallback):
+    """Counts the tokens of the training batches; ends the run at `deadline` (perf_counter)."""
+
+    tokens = 0
+    deadline = float("inf")
+
+    def on_batch(self, trainer, batch_inputs, batch_outputs, batch_metrics, epoch, batch_number,
+                 is_training, is_primary=True, batch_grad_norm=None, **kwargs) -> None:
+        if is_training:
+            for batch in batch_inputs:
+                _TokenCounter.tokens += int((batch["tokens"]["tokens"]["tokens"] != 0).sum())
+            if time.perf_counter() > _TokenCounter.deadline:
+                raise _Deadline()
+
+
+def build(config: Dict[str, Any], serialization_dir: str, batches: Optional[int]) -> TrainModel:
+    config = copy.deepcopy(config)
+    if batches:
+        config["data_loader"]["batches_per_epoch"] = batches
+    params = Params(config)
+    prepare_environment(params)
+    train_loop = TrainModel.from_params(
+        params=params, serialization_dir=serialization_dir, local_rank=0
+    )
+    train_loop.trainer._callbacks.append(_TokenCounter(serialization_dir))
+    return train_loop
+
+
+def with_threads(config: Dict[str, Any], threads: str) -> Dict[str, Any]:
+    """`config` training with `threads` torch threads (a number or "auto")."""
+    config = copy.deepcopy(config)
+    callbacks = [c for c in config["trainer"].get("callbacks", []) if c.get("type") != "torch_threads"]
+    config["trainer"]["callbacks"] = callbacks + [{"type": "torch_threads", "num_threads": threads}]
+    return config
+
+
+def timed_run(config, workdir: str, batches: Optional[int], max_seconds: float) -> Dict[str, float]:
+    serialization_dir = tempfile.mkdtemp(prefix="run-", dir=workdir)
+    start = time.perf_counter()
+    train_loop = build(config, serialization_dir, batches)
+    setup = time.perf_counter() - start
+    _TokenCounter.tokens = 0
+    cpu, wall = time.process_time(), time.perf_counter()
+    _TokenCounter.deadline = wall + max_seconds
+    try:
+        train_loop.trainer.train()
+    except _Deadline:
+        pass  # the batches done so far are the measurement
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    tokens = _TokenCounter.tokens
+    shutil.rmtree(serialization_dir, ignore_errors=True)
+    return {"setup_s": setup, "train_s": wall, "cpu_s": cpu, "tokens": tokens,
+            "tokens_per_s": tokens / wall, "tokens_per_cpu_s": tokens / cpu,
+            "threads": torch.get_num_threads()}
+
+
+# ---------------------------------------------------------------------------------- check
+
+
+def _vocab_rows(source_vocab, target_vocab, namespace, key=lambda token: token):
+    """For each row of `target_vocab`'s namespace, the row of `source_vocab` holding the same
+    token (after `key`), or -1."""
+    index = source_vocab.get_token_to_index_vocabulary(namespace)
+    rows = []
+    for i in range(target_vocab.get_vocab_size(namespace)):
+        token = target_vocab.get_token_from_index(i, namespace)
+        rows.append(index.get(key(token), -1) if i > 1 or namespace == "labels" else i)
+    return rows
+
+
+def check_same_model(stock_loop: TrainModel, our_loop: TrainModel) -> Tuple[bool, str]:
+    stock, ours = stock_loop.model, our_loop.model
+    # Same parameters: same names and shapes, but for the rows of vocabulary-sized tensors.
+    vocab_sized = ("_embedding._module.weight", "tag_projection_layer", "crf.")
+    def shapes(model):
+        return {
+            n: tuple(p.shape[1:]) if any(v in n for v in vocab_sized) else tuple(p.shape)
+            for n, p in model.named_parameters()
+            if p.requires_grad
+        }
+    stock_params, our_params = shapes(stock), shapes(ours)
+    if stock_params != our_params:
+        differing = sorted(
+            n for n in set(stock_params) | set(our_params)
+            if stock_params.get(n) != our_params.get(n)
+        )
+        return False, f"trainable parameters differ: {differing}"
+    our_params = {n: tuple(p.shape) for n, p in ours.named_parameters() if p.requires_grad}
+    stock_state, our_state = stock.state_dict(), ours.state_dict()
+    words = _vocab_rows(ours.vocab, stock.vocab, "tokens", key=normalize_word)
+    chars = _vocab_rows(ours.vocab, stock.vocab, "token_characters")
+    labels = _vocab_rows(ours.vocab, stock.vocab, "labels")
+    if min(labels) < 0:
+        return False, "label vocabularies differ"
+    unknown = ours.vocab.get_token_index(ours.vocab._oov_token, "tokens")
+    new_state = {}
+    for name, value in stock_state.items():
+        source = our_state[name]
+        if name.endswith("token_embedder_tokens.weight"):
+            value = source[[r if r >= 0 else unknown for r in words]]
+        elif name.endswith("_embedding._module.weight"):
+            value = value.clone()
+            found = [i for i, r in enumerate(chars) if r >= 0]
+            value[found] = source[[chars[i] for i in found]]
+        elif name.startswith("tag_projection_layer"):
+            value = source[labels]
+        elif name == "crf.transitions":
+            value = source[labels][:, labels]
+        elif name == "crf._constraint_mask":
+            continue  # a function of the label names, built by each model itself
+        else:
+            value = source
+        new_state[name] = value.clone()
+    stock.load_state_dict(new_state, strict=False)
+
+    def first_instances(loop):
+        instances = []
+        for instance in loop.trainer.data_loader.iter_instances():
+            instances.append(instance)
+            if len(instances) == CHECK_SENTENCES:
+                return instances
+        return instances
+
+    stock_batch = Batch(first_instances(stock_loop)).as_tensor_dict()
+    our_batch = Batch(first_instances(our_loop)).as_tensor_dict()
+    stock.eval()
+    ours.eval()
+    stock_loss = stock(**stock_batch)["loss"]
+    our_loss = ours(**our_batch)["loss"]
+    stock_grads = torch.autograd.grad(stock_loss, [p for p in stock.parameters() if p.requires_grad])
+    our_grads = torch.autograd.grad(our_loss, [p for p in ours.parameters() if p.requires_grad])
+    names = [n for n, p in ours.named_parameters() if p.requires_grad]
+    grad_diff = {}
+    for name, a, b in zip(names, stock_grads, our_grads):
+        if "transitions" in name or "tag_projection" in name or "_embedding" in name:
+            continue  # rows permuted between the vocabularies
+        grad_diff[name] = float((a - b).abs().max() / max(float(b.abs().max()), 1e-12))
+    difference = abs(float(stock_loss) - float(our_loss)) / max(1.0, abs(float(stock_loss)))
+    message = (
+        f"loss on the same {CHECK_SENTENCES} sentences: stock {float(stock_loss):.6f}, ours "
+        f"{float(our_loss):.6f} (relative difference {difference:.1e}, tolerance "
+        f"{LOSS_TOLERANCE:.0e}); largest relative gradient difference "
+        f"{max(grad_diff.values()):.1e}; {len(our_params)} trainable tensors, "
+        f"{sum(np.prod(s) for s in our_params.values()):,} parameters"
+    )
+    return difference <= LOSS_TOLERANCE, message
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sentences", type=int, default=1500)
+    parser.add_argument("--batches", type=int, default=60,
+                        help="batches per timed run (0: whole epoch)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--max-seconds", type=float, default=60.0,
+                        help="a run stops after its first batch past this many seconds")
+    parser.add_argument("--profile", default="paper",
+                        help="hyper-parameter profile of base.libsonnet (paper, cpu_fast)")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="batch size of both pipelines (default: the profile's)")
+    parser.add_argument("--threads", default="auto",
+                        help='torch threads of our pipeline: a number or "auto" (default; the '
+                             "torch_threads callback of the config)")
+    parser.add_argument("--stock-threads", type=int, default=torch.get_num_threads(),
+                        help="torch threads of the stock pipeline (default: torch's default, "
+                             "%(default)s here)")
+    parser.add_argument("--levers", action="store_true")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--our-char-embedder", help="override our config's char embedder type")
+    parser.add_argument("--our-encoder", help="override our config's word encoder type")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("allennlp", "xner_allennlp", "allennlp_models"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+    workdir = tempfile.mkdtemp(prefix="xner-train-bench-")
+    os.environ["XNER_VECTOR_CACHE"] = os.path.join(workdir, "vector-cache")
+    try:
+        return run(args, workdir)
+    except Exception:
+        traceback.print_exc()
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args, workdir: str) -> int:
+    rng = random.Random(args.seed)
+    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
+    conll = os.path.join(data, "conll2003", "eng.train")
+    if os.path.isfile(conll):
+        everything = read_conll(conll)
+        sentences = rng.sample(everything, min(args.sentences, len(everything)))
+        origin = f"{len(sentences)} random sentences of {conll}"
+    else:
+        sentences = generated_corpus(args.sentences, rng)
+        origin = f"{len(sentences)} generated sentences ({conll} not found)"
+    train = os.path.join(workdir, "train.conll")
+    write_conll(train, sentences)
+    vectors = os.path.join(workdir, "vectors.vec")
+    rows = write_vectors(vectors, sentences, np.random.default_rng(args.seed))
+    tokens = sum(len(s) for s in sentences)
+    print(f"corpus: {origin}; {tokens} tokens, mean length {tokens / len(sentences):.1f}; "
+          f"vectors: {rows} x {DIM} (random)")
+    print(f"threads: stock {args.stock_threads}, ours {args.threads} ({os.cpu_count()} cpus, "
+          f"load average {os.getloadavg()[0]:.1f}); profile {args.profile}; "
+          f"{args.batches or 'all'} batches per run, {args.rounds} rounds")
+
+    hp = profile_hp(workdir, args.profile)
+    batch_size = args.batch_size or hp["batch_size"]
+    stock = stock_config(train, vectors, hp, batch_size)
+    ours = our_config(workdir, train, vectors, args.profile)
+    ours["data_loader"]["batch_sampler"]["batch_size"] = batch_size
+    if args.our_char_embedder:
+        ours["model"]["text_field_embedder"]["token_embedders"]["token_characters"]["type"] = (
+            args.our_char_embedder
+        )
+    if args.our_encoder:
+        ours["model"]["encoder"]["type"] = args.our_encoder
+    char = ours["model"]["text_field_embedder"]["token_embedders"].get("token_characters", {})
+    print(f"ours: reader {ours['dataset_reader']['type']}, char embedder {char.get('type')}, "
+          f"encoder {ours['model']['encoder']['type']}, sampler "
+          f"{ours['data_loader'].get('batch_sampler', {}).get('type', 'default')}")
+
+    # Same-model check on freshly built pipelines.
+    ok, message = check_same_model(
+        build(stock, tempfile.mkdtemp(dir=workdir), None),
+        build(ours, tempfile.mkdtemp(dir=workdir), None),
+    )
+    print(("same model: OK, " if ok else "same model: FAILED, ") + message)
+
+    # (name, config); every config's threads are set by its torch_threads callback.
+    stock_name = f"stock crf_tagger, {args.stock_threads} threads (torch default)" if (
+        args.stock_threads == torch.get_num_threads()) else f"stock crf_tagger, {args.stock_threads} threads"
+    pipelines = [(stock_name, with_threads(stock, str(args.stock_threads)))]
+    if args.stock_threads != 1:
+        pipelines.append(("stock crf_tagger, 1 thread", with_threads(stock, "1")))
+    if args.levers:
+        # One lever at a time, all on one thread, from the stock-equivalent end to ours.
+        for name, config in lever_configs(stock, ours, batch_size):
+            pipelines.append((name + ", 1 thread", with_threads(config, "1")))
+        if args.threads != str(args.stock_threads):
+            pipelines.append((f"ours, {args.stock_threads} threads", with_threads(ours, str(args.stock_threads))))
+    ours_name = f"ours, {args.threads} threads"
+    pipelines.append((ours_name, with_threads(ours, args.threads)))
+    results: Dict[str, List[Dict[str, float]]] = {name: [] for name, _ in pipelines}
+    failed = []
+    for round_number in range(args.rounds):
+        for name, config in pipelines:
+            try:
+                result = timed_run(config, workdir, args.batches or None, args.max_seconds)
+            except Exception:
+                traceback.print_exc()
+                failed.append(name)
+                continue
+            results[name].append(result)
+            print(f"  round {round_number + 1}: {name:48s} {result['tokens_per_s']:7.0f} tokens/s "
+                  f"({result['tokens']} tokens in {result['train_s']:.1f} s; "
+                  f"{result['tokens_per_cpu_s']:.0f} per cpu-s; {result['threads']} threads; "
+                  f"setup {result['setup_s']:.1f} s)",
+                  flush=True)
+
+    def median(name, key):
+        values = [r[key] for r in results[name]]
+        return statistics.median(values) if values else float("nan")
+
+    baseline = pipelines[0][0]
+    one_thread = "stock crf_tagger, 1 thread" if "stock crf_tagger, 1 thread" in results else baseline
+    print()
+    print("| pipeline | threads | tokens/s | tokens per cpu-s | setup s | vs stock | vs stock, 1 thread |")
+    print("|---|---|---|---|---|---|---|")
+    for name, _ in pipelines:
+        threads = sorted({r["threads"] for r in results[name]})
+        print(f"| {name} | {'/'.join(map(str, threads))} | {median(name, 'tokens_per_s'):.0f} | "
+              f"{median(name, 'tokens_per_cpu_s'):.0f} | {median(name, 'setup_s'):.1f} | "
+              f"{median(name, 'tokens_per_s') / median(baseline, 'tokens_per_s'):.2f}x | "
+              f"{median(name, 'tokens_per_s') / median(one_thread, 'tokens_per_s'):.2f}x |")
+
+    def ratio_line(reference):
+        ratio = median(ours_name, "tokens_per_s") / median(reference, "tokens_per_s")
+        per_round = [
+            o["tokens_per_s"] / r["tokens_per_s"]
+            for o, r in zip(results[ours_name], results[reference])
+        ]
+        print(f"{ours_name}: {median(ours_name, 'tokens_per_s'):.0f} tokens/s vs {reference}: "
+              f"{median(reference, 'tokens_per_s'):.0f} tokens/s -> {ratio:.2f}x (per round: "
+              f"{', '.join(f'{r:.2f}' for r in per_round)}; target >= {TARGET_RATIO:.0f}x "
+              f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+
+    print()
+    ratio_line(baseline)
+    if one_thread != baseline:
+        ratio_line(one_thread)
+    print(f"load average now {os.getloadavg()[0]:.1f}")
+    if failed:
+        print(f"FAILED runs: {', '.join(failed)}")
+    return 0 if ok and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""Faster drop-in versions of allennlp modules (same parameters, same outputs)."""
+from xner_allennlp.modules.seq2seq_encoders import PackedLstmSeq2SeqEncoder
