@@ -67,6 +67,7 @@ from allennlp.data import Batch  # noqa: E402
 from allennlp.training.callbacks import TrainerCallback  # noqa: E402
 
 from xner_allennlp.dataset_readers.normalization import normalize_word  # noqa: E402
+from xner_allennlp.dataset_readers.xner_conll import XnerConllReader  # noqa: E402
 
 DIM = 300
 TARGET_RATIO = 3.0
@@ -78,19 +79,8 @@ CHECK_SENTENCES = 10
 
 
 def read_conll(path: str) -> List[List[Tuple[str, str]]]:
-    sentences, words = [], []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            fields = line.split()
-            if not fields or fields[0] == "-DOCSTART-":
-                if words:
-                    sentences.append(words)
-                words = []
-            else:
-                words.append((fields[0], fields[-1]))
-    if words:
-        sentences.append(words)
-    return sentences
+    # Raw tags as in the file; the package's reader does the parsing.
+    return [list(zip(words, tags)) for _, words, tags in XnerConllReader().read_sentences(path)]
 
 
 def generated_corpus(count: int, rng: random.Random) -> List[List[Tuple[str, str]]]:

@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from xner_allennlp.common.word_vectors import WordVectors  # noqa: E402
+from xner_allennlp.dataset_readers.xner_conll import XnerConllReader  # noqa: E402
 from xner_allennlp.dataset_readers.normalization import (  # noqa: E402
     NUMBER_TOKEN,
     URL_TOKEN,
@@ -41,19 +42,7 @@ TARGET_SECONDS = 20.0
 
 
 def read_corpus(path: str) -> List[List[str]]:
-    sentences, words = [], []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            fields = line.split()
-            if not fields or fields[0] == "-DOCSTART-":
-                if words:
-                    sentences.append(words)
-                words = []
-            else:
-                words.append(fields[0])
-    if words:
-        sentences.append(words)
-    return sentences
+    return [words for _, words, _ in XnerConllReader().read_sentences(path)]
 
 
 def generated_corpus(rng: random.Random) -> List[List[str]]:

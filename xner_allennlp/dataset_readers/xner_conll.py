@@ -121,7 +121,7 @@ class XnerConllReader(DatasetReader):
 
     def _read(self, file_path) -> Iterable[Instance]:
         path = require_file(file_path, "data file")
-        sentences = self._read_sentences(path)
+        sentences = self.read_sentences(path)
         for position, (first_line, words, tags) in self.shard_iterable(enumerate(sentences)):
             tags = self._to_bioul(tags, path, first_line)
             if self._shuffle_words:
@@ -145,7 +145,7 @@ class XnerConllReader(DatasetReader):
                 ]
                 yield self.text_to_instance(surface, tags, translated)
 
-    def _read_sentences(self, path: str) -> Iterator[Tuple[int, List[str], List[str]]]:
+    def read_sentences(self, path: str) -> Iterator[Tuple[int, List[str], List[str]]]:
         """Yields (line number of the first token, words, raw tags) per sentence."""
         words: List[str] = []
         tags: List[str] = []
