@@ -44,4 +44,4 @@ class TestTrainingPipeline(AllenNlpTestCase):
         )
         assert model["encoder"]["type"] == "packed_lstm"
         assert config["data_loader"]["batch_sampler"]["type"] == "bucket"
-        assert {"type": "torch_threads", "num_threads": "auto"} in config["trainer"]["callbacks"]
+        assert "torch_threads" in [c["type"] for c in config["trainer"]["callbacks"]]

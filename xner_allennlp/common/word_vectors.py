@@ -5,6 +5,11 @@ once per change on disk (binary cache).
 
 Formats: fastText/MUSE text (`N D` header, then `word v1 ... vD`), GloVe text (no header), either
 of them gzipped (`.gz`).
+
+Parsing: pyarrow's CSV reader for well-formed files (large ones in byte ranges on the idle
+CPUs), the chunked numpy parser for anything else and for the error messages; both give the
+same float32 table, written into a matrix preallocated from the header. Timings and memory:
+benchmarks/README.md (`load_vectors.py`).
 """
 import concurrent.futures
 import gzip
@@ -122,6 +127,10 @@ class _RowStore:
 
     def reserve(self, rows: int, dim: int) -> None:
         self._matrix = np.empty((rows, dim), dtype=np.float32)
+
+    def reserved(self) -> Optional[np.ndarray]:
+        """The whole preallocated matrix, while nothing has been stored yet."""
+        return self._matrix if self._filled == 0 and not self._blocks else None
 
     def space(self, rows: int) -> Optional[np.ndarray]:
         """The next `rows` rows of the preallocated matrix to fill, or None (no room)."""
@@ -365,6 +374,7 @@ def _parse_with_arrow(
     if dim < 1:
         return None
     names = ["word"] + [f"v{i}" for i in range(dim)] + (["trailing"] if trailing else [])
+    value_names = names[1 : dim + 1]
     compressed = path.endswith(".gz")
     size = os.path.getsize(path)
     if parts is None:
@@ -389,7 +399,7 @@ def _parse_with_arrow(
             convert_options=csv.ConvertOptions(
                 column_types={
                     "word": pyarrow.binary(),
-                    **{name: pyarrow.float64() for name in names[1 : dim + 1]},
+                    **{name: pyarrow.float64() for name in value_names},
                     **({"trailing": pyarrow.binary()} if trailing else {}),
                 },
                 null_values=[],
@@ -407,17 +417,14 @@ def _parse_with_arrow(
                     count = min(count, max_words - len(words))
                 if trailing and compute.max(compute.binary_length(batch.column(dim + 1))).as_py():
                     raise _NotPlain()  # something after the trailing space
-                columns = [batch.column(i + 1) for i in range(dim)]
-                if any(column.null_count for column in columns):
-                    raise _NotPlain()
-                # Columns to rows: stack the (contiguous) columns, then one transposing copy
-                # that also rounds float64 to float32.
-                values = np.stack([column.to_numpy()[:count] for column in columns])
+                # Columns to rows in C++ (an ArrowTypeError if any value is missing), then
+                # one copy that rounds float64 to float32.
+                values = np.asarray(batch.select(value_names).to_tensor(row_major=True))[:count]
                 if not np.isfinite(values).all():
                     raise _NotPlain()
                 target = rows.space(count)
                 block = target if target is not None else np.empty((count, dim), np.float32)
-                block[...] = values.T
+                block[...] = values
                 if target is None:
                     rows.append(block)
                 words.extend(batch.column(0).to_pylist()[:count])
@@ -436,37 +443,49 @@ def _parse_with_arrow(
             data_start = len(first) + (3 if header is not None and _has_bom(path) else 0)
             points = _split_points(path, data_start if header is not None else 0, size, parts)
             ranges = list(zip(points[:-1], points[1:]))
-            lines = [_count_lines(path, a, b) for a, b in ranges]
-            if header is not None and sum(lines) == header[0]:
-                # One row per line, as the header says: each range fills its own slice of the
-                # preallocated matrix (checked below).
-                matrix = rows.space(header[0])
-                offsets = np.cumsum([0] + lines)
-                stores = [_RowStore(matrix[offsets[k] : offsets[k + 1]]) for k in range(len(ranges))]
-            else:
-                # The first range fills the preallocated matrix; the others keep their own
-                # rows until it is done, then are copied after it.
-                stores = [rows] + [_RowStore() for _ in ranges[1:]]
-                lines = None
             word_lists: List[List[bytes]] = [[] for _ in ranges]
+            stores: List[Optional[_RowStore]] = [None] * len(ranges)
+            lines: List[int] = [0] * len(ranges)
+            barrier = threading.Barrier(len(ranges))
+            # Preallocated (pages not yet touched) when the header gives the row count.
+            base = rows.reserved()
+
+            def direct() -> bool:
+                # One row per line, as the header says: each range fills its own slice of the
+                # preallocated matrix (checked after parsing).
+                return base is not None and sum(lines) == len(base)
+
+            def work(k: int) -> None:
+                try:
+                    lines[k] = _count_lines(path, *ranges[k])
+                except BaseException:
+                    barrier.abort()  # the other threads stop waiting too
+                    raise
+                barrier.wait()
+                if direct():
+                    offset = sum(lines[:k])
+                    stores[k] = _RowStore(base[offset : offset + lines[k]])
+                else:
+                    # The first range fills the preallocated matrix; the others keep their
+                    # own rows until it is done, then are copied after it.
+                    stores[k] = rows if k == 0 else _RowStore()
+                stream = pyarrow.PythonFile(_FileSlice(path, *ranges[k]), mode="r")
+                read(stream, 0, stores[k], word_lists[k])
+
             with concurrent.futures.ThreadPoolExecutor(len(ranges)) as pool:
-                futures = [
-                    pool.submit(
-                        read, pyarrow.PythonFile(_FileSlice(path, a, b), mode="r"), 0, store, found
-                    )
-                    for (a, b), store, found in zip(ranges, stores, word_lists)
-                ]
+                futures = [pool.submit(work, k) for k in range(len(ranges))]
                 for future in futures:
                     future.result()
-            if lines is not None:
+            if direct():
                 if [len(found) for found in word_lists] != lines:
                     return None
+                rows.space(len(base))  # every row filled
             else:
                 for store in stores[1:]:
                     for block in store.drain():
                         rows.append(block)
             words = [word for found in word_lists for word in found]
-    except (_NotPlain, pyarrow.ArrowException, OSError, ValueError):
+    except (_NotPlain, pyarrow.ArrowException, OSError, ValueError, threading.BrokenBarrierError):
         return None
     if not words:
         return None
@@ -490,7 +509,8 @@ def _count_lines(path: str, start: int, end: int) -> int:
             chunk = handle.read(min(left, _CHUNK_BYTES))
             if not chunk:
                 break
-            count += chunk.count(b"\n")
+            # numpy rather than bytes.count: it lets the other ranges' threads run meanwhile.
+            count += int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))
             last = chunk[-1:]
             left -= len(chunk)
     return count + (last != b"\n")
