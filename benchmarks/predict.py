@@ -51,7 +51,13 @@ from allennlp.common import Params  # noqa: E402
 from allennlp.models.archival import load_archive  # noqa: E402
 from allennlp.predictors import Predictor  # noqa: E402
 
-from train_throughput import generated_corpus, read_conll, write_conll, write_vectors  # noqa: E402
+from train_throughput import (  # noqa: E402
+    generated_corpus,
+    read_conll,
+    tagger_config,
+    write_conll,
+    write_vectors,
+)
 from xner_allennlp.training.threads import auto_threads  # noqa: E402
 
 TARGET = 2000.0
@@ -95,17 +101,7 @@ def train_paper(workdir: str, text: List[str], rng: random.Random) -> str:
     # Source and target words in one file: the English training words and the Spanish text.
     spanish = [[(w, "O") for w in line.split()] for line in text]
     write_vectors(vectors, sentences + spanish, np.random.default_rng(0))
-    base = os.path.join(ROOT, "training_configs", "base.libsonnet")
-    snippet = os.path.join(workdir, "paper.jsonnet")
-    with open(snippet, "w", encoding="utf-8") as handle:
-        handle.write(
-            f"local base = import {json.dumps(base)};\n"
-            f"base.tagger(train={json.dumps(train)}, dev={json.dumps(train)}, test='none',\n"
-            f"  source_vectors={json.dumps(vectors)}, target_vectors={json.dumps(vectors)},\n"
-            f"  vector_dim=300, train_reader=base.reader(), target_reader=base.reader(),\n"
-            f"  hp=base.profile('paper') {{ num_epochs: 1 }})\n"
-        )
-    params = Params.from_file(snippet).as_dict(quiet=True)
+    params = tagger_config(workdir, train, vectors, "paper", dim=300)
     params["trainer"]["num_epochs"] = 1
     params.pop("validation_data_path")
     params.pop("validation_dataset_reader")

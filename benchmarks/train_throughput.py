@@ -223,20 +223,25 @@ def profile_hp(workdir: str, profile: str) -> Dict[str, Any]:
     return Params.from_file(snippet).as_dict(quiet=True)
 
 
-def our_config(workdir: str, train: str, vectors: str, profile: str) -> Dict[str, Any]:
-    """base.libsonnet's tagger() on the benchmark files, `profile`'s hyper-parameters, no
-    validation."""
+def tagger_config(workdir: str, train: str, vectors: str, profile: str, dim: int = DIM) -> Dict[str, Any]:
+    """base.libsonnet's tagger() on one training file and one vector file (used as source and
+    target), with `profile`'s hyper-parameters, as a config dict."""
     base = os.path.join(ROOT, "training_configs", "base.libsonnet")
-    snippet = os.path.join(workdir, "ours.jsonnet")
+    snippet = os.path.join(workdir, f"tagger-{profile}.jsonnet")
     with open(snippet, "w", encoding="utf-8") as handle:
         handle.write(
             f"local base = import {json.dumps(base)};\n"
             f"base.tagger(train={json.dumps(train)}, dev={json.dumps(train)}, test='none',\n"
             f"  source_vectors={json.dumps(vectors)}, target_vectors={json.dumps(vectors)},\n"
-            f"  vector_dim={DIM}, train_reader=base.reader(), target_reader=base.reader(),\n"
+            f"  vector_dim={dim}, train_reader=base.reader(), target_reader=base.reader(),\n"
             f"  hp=base.profile({json.dumps(profile)}))\n"
         )
-    config = Params.from_file(snippet).as_dict(quiet=True)
+    return Params.from_file(snippet).as_dict(quiet=True)
+
+
+def our_config(workdir: str, train: str, vectors: str, profile: str) -> Dict[str, Any]:
+    """tagger_config() with no validation and the benchmark's trainer."""
+    config = tagger_config(workdir, train, vectors, profile)
     for key in ("validation_data_path", "validation_dataset_reader", "test_data_path"):
         config.pop(key, None)
     config["evaluate_on_test"] = False
