@@ -45,6 +45,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,15 +60,28 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import xner_allennlp  # noqa: E402,F401
 from allennlp.commands.train import TrainModel  # noqa: E402
 from allennlp.common import Params  # noqa: E402
 from allennlp.common.util import prepare_environment  # noqa: E402
 from allennlp.data import Batch  # noqa: E402
 from allennlp.training.callbacks import TrainerCallback  # noqa: E402
 
-from xner_allennlp.dataset_readers.normalization import normalize_word  # noqa: E402
-from xner_allennlp.dataset_readers.xner_conll import XnerConllReader  # noqa: E402
+
+if "--child" not in sys.argv:
+    # A child run in a stock environment (--stock-python) needs only allennlp-models.
+    import xner_allennlp  # noqa: E402,F401
+    from xner_allennlp.dataset_readers.normalization import normalize_word  # noqa: E402
+    from xner_allennlp.dataset_readers.xner_conll import XnerConllReader  # noqa: E402
+else:
+    import importlib.util
+
+    import allennlp_models.tagging  # noqa: E402,F401
+
+    # The trainer's inverse_time scheduler, alone: its module needs only allennlp and torch.
+    _spec = importlib.util.spec_from_file_location(
+        "xner_inverse_time", os.path.join(ROOT, "xner_allennlp", "training", "inverse_time.py")
+    )
+    _spec.loader.exec_module(importlib.util.module_from_spec(_spec))
 
 DIM = 300
 TARGET_RATIO = 3.0
@@ -354,7 +368,21 @@ def _vocab_rows(source_vocab, target_vocab, namespace, key=lambda token: token):
     return rows
 
 
-def check_same_model(stock_loop: TrainModel, our_loop: TrainModel) -> Tuple[bool, str]:
+def first_instances(loop: TrainModel) -> list:
+    instances = []
+    for instance in loop.trainer.data_loader.iter_instances():
+        instances.append(instance)
+        if len(instances) == CHECK_SENTENCES:
+            return instances
+    return instances
+
+
+def check_same_model(
+    stock_loop: TrainModel, our_loop: TrainModel, export: Optional[str] = None
+) -> Tuple[bool, str, float]:
+    """Whether the two models are the same (see the module docstring), a message, and the stock
+    model's loss; with `export`, the stock model's weights (ours, copied) and vocabulary are
+    saved there for the check in another environment."""
     stock, ours = stock_loop.model, our_loop.model
     # Same parameters: same names and shapes, but for the rows of vocabulary-sized tensors.
     vocab_sized = ("_embedding._module.weight", "tag_projection_layer", "crf.")
@@ -370,14 +398,14 @@ def check_same_model(stock_loop: TrainModel, our_loop: TrainModel) -> Tuple[bool
             n for n in set(stock_params) | set(our_params)
             if stock_params.get(n) != our_params.get(n)
         )
-        return False, f"trainable parameters differ: {differing}"
+        return False, f"trainable parameters differ: {differing}", float("nan")
     our_params = {n: tuple(p.shape) for n, p in ours.named_parameters() if p.requires_grad}
     stock_state, our_state = stock.state_dict(), ours.state_dict()
     words = _vocab_rows(ours.vocab, stock.vocab, "tokens", key=normalize_word)
     chars = _vocab_rows(ours.vocab, stock.vocab, "token_characters")
     labels = _vocab_rows(ours.vocab, stock.vocab, "labels")
     if min(labels) < 0:
-        return False, "label vocabularies differ"
+        return False, "label vocabularies differ", float("nan")
     unknown = ours.vocab.get_token_index(ours.vocab._oov_token, "tokens")
     new_state = {}
     for name, value in stock_state.items():
@@ -398,14 +426,9 @@ def check_same_model(stock_loop: TrainModel, our_loop: TrainModel) -> Tuple[bool
             value = source
         new_state[name] = value.clone()
     stock.load_state_dict(new_state, strict=False)
-
-    def first_instances(loop):
-        instances = []
-        for instance in loop.trainer.data_loader.iter_instances():
-            instances.append(instance)
-            if len(instances) == CHECK_SENTENCES:
-                return instances
-        return instances
+    if export:
+        torch.save(stock.state_dict(), os.path.join(export, "weights.th"))
+        stock.vocab.save_to_files(os.path.join(export, "vocabulary"))
 
     stock_batch = Batch(first_instances(stock_loop)).as_tensor_dict()
     our_batch = Batch(first_instances(our_loop)).as_tensor_dict()
@@ -429,13 +452,72 @@ def check_same_model(stock_loop: TrainModel, our_loop: TrainModel) -> Tuple[bool
         f"{max(grad_diff.values()):.1e}; {len(our_params)} trainable tensors, "
         f"{sum(np.prod(s) for s in our_params.values()):,} parameters"
     )
-    return difference <= LOSS_TOLERANCE, message
+    return difference <= LOSS_TOLERANCE, message, float(stock_loss)
+
+
+# ---------------------------------------------------------------------------------- stock environment
+
+
+def child_main(argv: List[str]) -> int:
+    """
+    `--child run|check --config FILE --workdir DIR ...`, run by `--stock-python` in the stock
+    environment (allennlp-models as pip installs it, e.g. with torch 1.12.1): `run` times a
+    training run of the config, `check` loads the weights and vocabulary exported by the parent's
+    same-model check and computes the loss of the same sentences. Prints one `CHILD-RESULT` JSON
+    line.
+    """
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", choices=["run", "check"], required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batches", type=int, default=0)
+    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--export")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    torch.set_num_threads(args.threads)
+    with open(args.config, encoding="utf-8") as handle:
+        config = json.load(handle)
+    callbacks = config["trainer"].get("callbacks", [])
+    config["trainer"]["callbacks"] = [c for c in callbacks if c.get("type") != "torch_threads"]
+    if args.child == "run":
+        result = timed_run(config, args.workdir, args.batches or None, args.max_seconds)
+    else:
+        config["vocabulary"] = {
+            "type": "from_files", "directory": os.path.join(args.export, "vocabulary")
+        }
+        loop = build(config, tempfile.mkdtemp(dir=args.workdir), None)
+        loop.model.load_state_dict(torch.load(os.path.join(args.export, "weights.th")))
+        loop.model.eval()
+        result = {"loss": float(loop.model(**Batch(first_instances(loop)).as_tensor_dict())["loss"])}
+    result["torch"] = torch.__version__
+    print("CHILD-RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+def external_run(python: str, kind: str, config: Dict[str, Any], workdir: str, *extra: str):
+    """`child_main` in the environment of `python`; its result."""
+    path = os.path.join(workdir, f"child-{kind}.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(config, handle)
+    command = [python, os.path.abspath(__file__), "--child", kind, "--config", path,
+               "--workdir", workdir, *extra]
+    process = subprocess.run(command, capture_output=True, text=True)
+    for line in process.stdout.splitlines():
+        if line.startswith("CHILD-RESULT "):
+            return json.loads(line[len("CHILD-RESULT "):])
+    raise RuntimeError(
+        f"{' '.join(command)} failed (exit {process.returncode}):\n{process.stderr[-3000:]}"
+    )
 
 
 # ---------------------------------------------------------------------------------- main
 
 
 def main() -> int:
+    if "--child" in sys.argv:
+        return child_main(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", type=int, default=1500)
     parser.add_argument("--batches", type=int, default=60,
@@ -454,6 +536,9 @@ def main() -> int:
                         help="torch threads of the stock pipeline (default: torch's default, "
                              "%(default)s here)")
     parser.add_argument("--levers", action="store_true")
+    parser.add_argument("--stock-python",
+                        help="python of a second environment with allennlp-models as pip installs "
+                             "it (torch 1.12.1): the stock pipeline also runs there")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--our-char-embedder", help="override our config's char embedder type")
     parser.add_argument("--our-encoder", help="override our config's word encoder type")
@@ -512,11 +597,24 @@ def run(args, workdir: str) -> int:
           f"{ours['data_loader'].get('batch_sampler', {}).get('type', 'default')}")
 
     # Same-model check on freshly built pipelines.
-    ok, message = check_same_model(
+    export = os.path.join(workdir, "export")
+    os.makedirs(export)
+    ok, message, stock_loss = check_same_model(
         build(stock, tempfile.mkdtemp(dir=workdir), None),
         build(ours, tempfile.mkdtemp(dir=workdir), None),
+        export=export,
     )
     print(("same model: OK, " if ok else "same model: FAILED, ") + message)
+    stock_env = None
+    if args.stock_python:
+        check = external_run(args.stock_python, "check", stock, workdir, "--export", export)
+        difference = abs(check["loss"] - stock_loss) / max(1.0, abs(stock_loss))
+        stock_env = f"stock install, torch {check['torch']}"
+        same = difference <= LOSS_TOLERANCE
+        ok = ok and same
+        print(f"same model in the {stock_env} ({args.stock_python}): "
+              f"{'OK' if same else 'FAILED'}, loss {check['loss']:.6f} (relative difference "
+              f"{difference:.1e} to this environment's stock model)")
 
     # (name, config); every config's threads are set by its torch_threads callback.
     stock_name = f"stock crf_tagger, {args.stock_threads} threads (torch default)" if (
@@ -524,6 +622,12 @@ def run(args, workdir: str) -> int:
     pipelines = [(stock_name, with_threads(stock, str(args.stock_threads)))]
     if args.stock_threads != 1:
         pipelines.append(("stock crf_tagger, 1 thread", with_threads(stock, "1")))
+    external: Dict[str, int] = {}  # pipelines run by --stock-python: their threads
+    if stock_env:
+        for threads in sorted({args.stock_threads, 1}, reverse=True):
+            name = f"stock crf_tagger ({stock_env}), {threads} thread{'s' * (threads > 1)}"
+            external[name] = threads
+            pipelines.append((name, stock))
     if args.levers:
         # One lever at a time, all on one thread, from the stock-equivalent end to ours.
         for name, config in lever_configs(stock, ours, batch_size):
@@ -537,7 +641,14 @@ def run(args, workdir: str) -> int:
     for round_number in range(args.rounds):
         for name, config in pipelines:
             try:
-                result = timed_run(config, workdir, args.batches or None, args.max_seconds)
+                if name in external:
+                    result = external_run(
+                        args.stock_python, "run", config, workdir,
+                        "--threads", str(external[name]), "--batches", str(args.batches),
+                        "--max-seconds", str(args.max_seconds),
+                    )
+                else:
+                    result = timed_run(config, workdir, args.batches or None, args.max_seconds)
             except Exception:
                 traceback.print_exc()
                 failed.append(name)
@@ -580,6 +691,8 @@ def run(args, workdir: str) -> int:
     ratio_line(baseline)
     if one_thread != baseline:
         ratio_line(one_thread)
+    for name in external:
+        ratio_line(name)
     print(f"load average now {os.getloadavg()[0]:.1f}")
     if failed:
         print(f"FAILED runs: {', '.join(failed)}")
