@@ -3,8 +3,11 @@ import re
 from typing import Any, Dict, Optional, Union
 
 from allennlp.common import Params
+from allennlp.data import Vocabulary
 from allennlp.models import Model
 from allennlp_models.tagging.models.crf_tagger import CrfTagger
+
+from xner_allennlp.modules.conditional_random_field import with_batched_viterbi
 
 # Code of a language as it appears in file names of the paper's data: MUSE vectors
 # (`wiki.multi.es.vec`), CoNLL files (`esp.testa`, `ned.testb`, `deu.testa`, `eng.train`), the
@@ -62,10 +65,14 @@ def infer_target_language(config: Union[Params, Dict[str, Any]]) -> Optional[str
 @Model.register("xner_crf_tagger")
 class XnerCrfTagger(CrfTagger):
     """
-    The stock allennlp-models `crf_tagger`, unchanged: same parameters, same forward pass,
-    same weights, same metrics. It exists only so that the configs' model names
+    The stock allennlp-models `crf_tagger`, unchanged: same constructor and parameters, same
+    forward pass, same weights, same metrics. It exists so that the configs' model names
     `xner_tagger` as its `default_predictor`, which makes
-    `allennlp predict model.tar.gz input.txt` work without `--predictor`.
+    `allennlp predict model.tar.gz input.txt` work without `--predictor`, and so that its
+    CRF decodes the whole batch at once
+    (`xner_allennlp.modules.conditional_random_field`: the same paths and scores; crf_tagger
+    decodes every batch, training batches included, and allennlp's decoder goes sentence by
+    sentence).
 
     The one addition is metadata: a model loaded from an archive gets a `target_language`
     attribute (e.g. `"es"`, or `None`), read from the archive's config by
@@ -77,6 +84,11 @@ class XnerCrfTagger(CrfTagger):
 
     default_predictor = "xner_tagger"
     target_language: Optional[str] = None
+
+    def __init__(self, vocab: Vocabulary, **kwargs) -> None:
+        # **kwargs: allennlp's from_params takes the parameters of CrfTagger's constructor.
+        super().__init__(vocab, **kwargs)
+        self.crf = with_batched_viterbi(self.crf)
 
     @classmethod
     def _load(cls, config: Params, serialization_dir, weights_file=None, cuda_device: int = -1):

@@ -1,0 +1,87 @@
+import copy
+
+import pytest
+import torch
+from allennlp.common import Params
+from allennlp.common.testing import AllenNlpTestCase
+from allennlp.data import Vocabulary
+from allennlp.models import Model
+from allennlp.modules import ConditionalRandomField
+from allennlp.modules.conditional_random_field import allowed_transitions
+
+from xner_allennlp.models.crf_tagger import XnerCrfTagger
+from xner_allennlp.modules.conditional_random_field import (
+    BatchedViterbiConditionalRandomField,
+    with_batched_viterbi,
+)
+
+LABELS = ["O", "B-PER", "I-PER", "L-PER", "U-PER", "B-LOC", "I-LOC", "L-LOC", "U-LOC"]
+
+
+def crf_pair(constrained: bool, start_end: bool):
+    torch.manual_seed(11)
+    constraints = allowed_transitions("BIOUL", dict(enumerate(LABELS))) if constrained else None
+    stock = ConditionalRandomField(
+        len(LABELS), constraints, include_start_end_transitions=start_end
+    )
+    return stock, with_batched_viterbi(copy.deepcopy(stock))
+
+
+class TestBatchedViterbi(AllenNlpTestCase):
+    @pytest.mark.parametrize("constrained", [True, False])
+    @pytest.mark.parametrize("start_end", [True, False])
+    def test_same_paths_and_scores_as_allennlp(self, constrained, start_end):
+        stock, ours = crf_pair(constrained, start_end)
+        assert isinstance(ours, BatchedViterbiConditionalRandomField)
+        generator = torch.Generator().manual_seed(3)
+        for _ in range(25):
+            batch = int(torch.randint(1, 12, (1,), generator=generator))
+            length = int(torch.randint(1, 20, (1,), generator=generator))
+            logits = torch.randn(batch, length, len(LABELS), generator=generator) * 3
+            # Any lengths, empty sentences included; the longest fills the batch.
+            lengths = torch.randint(0, length + 1, (batch,), generator=generator)
+            lengths[0] = length
+            mask = torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)
+            for top_k in (None, 1):
+                assert ours.viterbi_tags(logits, mask, top_k=top_k) == stock.viterbi_tags(
+                    logits, mask, top_k=top_k
+                )
+
+    def test_falls_back_to_allennlp_for_top_k_and_holes_in_the_mask(self):
+        stock, ours = crf_pair(True, True)
+        logits = torch.randn(3, 6, len(LABELS))
+        mask = torch.tensor([[1, 1, 0, 1, 1, 0], [1] * 6, [1, 0, 0, 0, 0, 0]]).bool()
+        assert ours.viterbi_tags(logits, mask) == stock.viterbi_tags(logits, mask)
+        full = torch.ones(3, 6, dtype=torch.bool)
+        assert ours.viterbi_tags(logits, full, top_k=3) == stock.viterbi_tags(logits, full, top_k=3)
+        assert ours.viterbi_tags(logits) == stock.viterbi_tags(logits)
+
+    def test_log_likelihood_and_state_unchanged(self):
+        stock, ours = crf_pair(True, True)
+        assert stock.state_dict().keys() == ours.state_dict().keys()
+        logits = torch.randn(2, 5, len(LABELS))
+        tags = torch.randint(0, len(LABELS), (2, 5))
+        mask = torch.tensor([[1] * 5, [1, 1, 1, 0, 0]]).bool()
+        assert torch.equal(ours(logits, tags, mask), stock(logits, tags, mask))
+
+    def test_xner_crf_tagger_uses_it_and_takes_crf_tagger_params(self):
+        vocab = Vocabulary()
+        vocab.add_tokens_to_namespace(["a", "b"], "tokens")
+        vocab.add_tokens_to_namespace(LABELS, "labels")
+        config = {
+            "text_field_embedder": {
+                "token_embedders": {"tokens": {"type": "embedding", "embedding_dim": 4}}
+            },
+            "encoder": {"type": "lstm", "input_size": 4, "hidden_size": 3, "bidirectional": True},
+            "label_encoding": "BIOUL",
+            "include_start_end_transitions": False,
+        }
+        ours = Model.from_params(Params(dict(copy.deepcopy(config), type="xner_crf_tagger")), vocab=vocab)
+        stock = Model.from_params(Params(dict(copy.deepcopy(config), type="crf_tagger")), vocab=vocab)
+        assert isinstance(ours, XnerCrfTagger)
+        assert isinstance(ours.crf, BatchedViterbiConditionalRandomField)
+        assert not ours.crf.include_start_end_transitions
+        ours.load_state_dict(stock.state_dict())
+        tokens = {"tokens": {"tokens": torch.tensor([[2, 3, 2], [3, 2, 0]])}}
+        ours.eval(), stock.eval()
+        assert ours(tokens)["tags"] == stock(tokens)["tags"]
