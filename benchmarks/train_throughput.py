@@ -33,9 +33,18 @@ the script exits non-zero, as it does when a run fails.
 
     .venv/bin/python benchmarks/train_throughput.py [--sentences 1500] [--batches 60]
         [--rounds 2] [--profile paper] [--threads auto] [--stock-threads N] [--levers]
+        [--stock-python PATH]
 
 `--levers` also trains the intermediate pipelines, one lever added at a time on 1 thread, and
 ours with the stock pipeline's thread count.
+
+`--stock-python` names the interpreter of a second environment where allennlp-models is
+installed as pip installs it (allennlp 2.10.1 pins torch 1.12.1), not as this project installs
+it (torch 2.5.1 through uv overrides). The stock pipeline then also trains there, in a child
+process, with the stock threads and with 1 thread, in the same rounds; before that the child
+loads the weights of the same-model check and must compute the same loss (1e-5). Such an
+environment: `python3.10 -m venv /tmp/stock && /tmp/stock/bin/pip install allennlp==2.10.1
+allennlp-models==2.10.1 "numpy<2"` (numpy 2 breaks torch 1.12 and spaCy 3.3).
 """
 import argparse
 import copy
@@ -271,22 +280,27 @@ def lever_configs(stock: Dict[str, Any], ours: Dict[str, Any], batch_size: int):
     end to ours): each row adds one lever to the row before."""
     embedders = ours["model"]["text_field_embedder"]["token_embedders"]
     plain = copy.deepcopy(ours)
+    plain["model"]["type"] = "crf_tagger"
     plain_embedders = plain["model"]["text_field_embedder"]["token_embedders"]
     plain_embedders["token_characters"]["type"] = "character_encoding"
     plain["model"]["encoder"]["type"] = "lstm"
     plain["data_loader"] = {"batch_size": batch_size, "shuffle": True}
     rows = [("xner reader + aligned_vectors (random batches)", plain)]
-    bucket = copy.deepcopy(plain)
-    bucket["data_loader"] = copy.deepcopy(ours["data_loader"])
-    rows.append(("+ bucket sampler", bucket))
-    if embedders["token_characters"]["type"] != "character_encoding":
-        char = copy.deepcopy(bucket)
-        char["model"]["text_field_embedder"]["token_embedders"]["token_characters"]["type"] = (
-            embedders["token_characters"]["type"]
-        )
-        rows.append((f"+ {embedders['token_characters']['type']}", char))
-    if ours["model"]["encoder"]["type"] != "lstm":
-        rows.append((f"+ {ours['model']['encoder']['type']} encoder (= ours)", copy.deepcopy(ours)))
+    steps = [
+        ("+ bucket sampler", lambda c: c.__setitem__("data_loader", copy.deepcopy(ours["data_loader"]))),
+        (f"+ {embedders['token_characters']['type']}",
+         lambda c: c["model"]["text_field_embedder"]["token_embedders"]["token_characters"].__setitem__(
+             "type", embedders["token_characters"]["type"])),
+        (f"+ {ours['model']['encoder']['type']} encoder",
+         lambda c: c["model"]["encoder"].__setitem__("type", ours["model"]["encoder"]["type"])),
+        (f"+ {ours['model']['type']} (batched Viterbi) = ours",
+         lambda c: c["model"].__setitem__("type", ours["model"]["type"])),
+    ]
+    for name, change in steps:
+        config = copy.deepcopy(rows[-1][1])
+        change(config)
+        if config != rows[-1][1]:
+            rows.append((name, config))
     return rows
 
 
