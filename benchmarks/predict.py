@@ -12,11 +12,12 @@ spaces (`XNER_DATA` overrides the root; generated text when missing), one per li
 again by the predictor. The predictor is `xner_tagger` (the package's; allennlp-models'
 `sentence_tagger` if it is not registered). Each model is timed
 
-* as allennlp would run it without our modules: the archive loaded with the stock
-  `character_encoding` / `lstm` modules (same weights), one sentence per call (`allennlp
+* as allennlp would run it without our modules: the archive loaded as a stock `crf_tagger` with
+  the stock `character_encoding` / `lstm` modules (same weights), one sentence per call (`allennlp
   predict` without `--batch-size`);
 * the same, batched (`predict_batch_json`, `--batch-size` lines per call);
-* ours: the archive as trained (`unique_character_encoding`, `packed_lstm`), batched.
+* ours: the archive as trained (`xner_crf_tagger` with its batched Viterbi,
+  `unique_character_encoding`, `packed_lstm`), batched.
 
 All with the same torch threads (`auto_threads()`: the idle cores). Prints tokens/s and the
 ratio to the first row; the runs must predict the same tags, else (or if a run fails) the
@@ -62,6 +63,7 @@ from xner_allennlp.training.threads import auto_threads  # noqa: E402
 
 TARGET = 2000.0
 STOCK_MODULES = {
+    "model.type": "crf_tagger",
     "model.text_field_embedder.token_embedders.token_characters.type": "character_encoding",
     "model.encoder.type": "lstm",
 }
@@ -115,8 +117,12 @@ def make_predictor(archive_path: str, stock_modules: bool, batch_size: int) -> P
     archive = load_archive(archive_path, overrides=overrides)
     name = predictor_name()
     if name == "xner_tagger":
+        from xner_allennlp.models.crf_tagger import infer_target_language
+
         cls = Predictor.by_name(name)
-        return cls(archive.model, archive.validation_dataset_reader, max_batch_size=batch_size)
+        # Told explicitly: a stock crf_tagger has no target_language for the tokenizer.
+        return cls(archive.model, archive.validation_dataset_reader, max_batch_size=batch_size,
+                   language=infer_target_language(archive.config))
     return Predictor.from_archive(archive, name)
 
 
