@@ -293,7 +293,7 @@ def lever_configs(stock: Dict[str, Any], ours: Dict[str, Any], batch_size: int):
              "type", embedders["token_characters"]["type"])),
         (f"+ {ours['model']['encoder']['type']} encoder",
          lambda c: c["model"]["encoder"].__setitem__("type", ours["model"]["encoder"]["type"])),
-        (f"+ {ours['model']['type']} (batched Viterbi) = ours",
+        (f"+ {ours['model']['type']} (batched CRF) = ours",
          lambda c: c["model"].__setitem__("type", ours["model"]["type"])),
     ]
     for name, change in steps:

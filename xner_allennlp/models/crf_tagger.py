@@ -7,7 +7,7 @@ from allennlp.data import Vocabulary
 from allennlp.models import Model
 from allennlp_models.tagging.models.crf_tagger import CrfTagger
 
-from xner_allennlp.modules.conditional_random_field import with_batched_viterbi
+from xner_allennlp.modules.conditional_random_field import batched_crf
 
 # Code of a language as it appears in file names of the paper's data: MUSE vectors
 # (`wiki.multi.es.vec`), CoNLL files (`esp.testa`, `ned.testb`, `deu.testa`, `eng.train`), the
@@ -69,10 +69,11 @@ class XnerCrfTagger(CrfTagger):
     forward pass, same weights, same metrics. It exists so that the configs' model names
     `xner_tagger` as its `default_predictor`, which makes
     `allennlp predict model.tar.gz input.txt` work without `--predictor`, and so that its
-    CRF decodes the whole batch at once
-    (`xner_allennlp.modules.conditional_random_field`: the same paths and scores; crf_tagger
-    decodes every batch, training batches included, and allennlp's decoder goes sentence by
-    sentence).
+    CRF computes with batched tensor operations
+    (`xner_allennlp.modules.conditional_random_field`): Viterbi decoding of the whole batch at
+    once (the same paths and scores; crf_tagger decodes every batch, training batches
+    included, and allennlp's decoder goes sentence by sentence) and the log-likelihood's
+    gradient from forward-backward marginals (the same values to float rounding).
 
     The one addition is metadata: a model loaded from an archive gets a `target_language`
     attribute (e.g. `"es"`, or `None`), read from the archive's config by
@@ -88,7 +89,7 @@ class XnerCrfTagger(CrfTagger):
     def __init__(self, vocab: Vocabulary, **kwargs) -> None:
         # **kwargs: allennlp's from_params takes the parameters of CrfTagger's constructor.
         super().__init__(vocab, **kwargs)
-        self.crf = with_batched_viterbi(self.crf)
+        self.crf = batched_crf(self.crf)
 
     @classmethod
     def _load(cls, config: Params, serialization_dir, weights_file=None, cuda_device: int = -1):

@@ -4,22 +4,120 @@ import torch
 from allennlp.modules import ConditionalRandomField
 
 
-class BatchedViterbiConditionalRandomField(ConditionalRandomField):
-    """
-    allennlp's `ConditionalRandomField` with `viterbi_tags` decoding the whole batch at once:
-    same parameters, same log-likelihood, the same best paths and scores (the same float
-    operations, one tensor operation per time step for the batch instead of one per time step
-    per sentence).
+def _prefix_lengths(mask: torch.Tensor) -> Optional[torch.Tensor]:
+    """The length of each row when every row of `mask` is a prefix of at least one position."""
+    lengths = mask.sum(1)
+    positions = torch.arange(mask.size(1), device=mask.device)
+    if mask.size(0) == 0 or not bool((lengths > 0).all()):
+        return None
+    if not bool((mask == (positions.unsqueeze(0) < lengths.unsqueeze(1))).all()):
+        return None
+    return lengths
 
-    Why: `crf_tagger` calls `viterbi_tags` on every batch, training included (for its
-    metrics), and allennlp decodes sentence by sentence with several small operations per
-    token: a few percent of a training step on CPU, more at inference.
 
-    Only the best path (`top_k` of `None` or 1) with masks that are a prefix of each row is
-    batched; anything else is decoded by allennlp's implementation. Not registered: the
-    `xner_crf_tagger` model swaps it in for its stock CRF (same state, so weights load either
-    way).
+class _LogPartition(torch.autograd.Function):
     """
+    log Z per sentence (the CRF's forward algorithm), as allennlp's `_input_likelihood` computes
+    it (to float rounding), with the gradient from the forward-backward marginals instead of autograd through every
+    time step.
+
+    logits (B, L, N), transitions (N, N), start and end (N,) or None, lengths (B,) >= 1.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, transitions, start, end, lengths):
+        batch_size, length, num_tags = logits.shape
+        # allennlp's _input_likelihood, with torch's fused logsumexp (equal to float rounding).
+        alpha = logits[:, 0] if start is None else start.view(1, num_tags) + logits[:, 0]
+        alphas = [alpha]
+        transitions_plus = transitions.view(1, num_tags, num_tags)
+        active = (torch.arange(length, device=lengths.device).unsqueeze(1) < lengths).unsqueeze(2)
+        for i in range(1, length):
+            inner = (alpha.unsqueeze(2) + logits[:, i].unsqueeze(1)) + transitions_plus
+            alpha = torch.where(active[i], torch.logsumexp(inner, 1), alpha)
+            alphas.append(alpha)
+        stops = alpha if end is None else alpha + end.view(1, num_tags)
+        log_z = torch.logsumexp(stops, -1)
+        ctx.save_for_backward(logits, transitions, start, end, lengths, torch.stack(alphas, 1), log_z)
+        return log_z
+
+    @staticmethod
+    def backward(ctx, grad_log_z):
+        logits, transitions, start, end, lengths, alphas, log_z = ctx.saved_tensors
+        batch_size, length, num_tags = logits.shape
+        # beta[:, t, i]: log-sum over the rest of the sentence from tag i at t (emission at t
+        # excluded); END (or 0) at each sentence's last position.
+        beta = logits.new_zeros(batch_size, num_tags) if end is None else end.expand(batch_size, -1)
+        betas = [beta]
+        active = (torch.arange(length, device=lengths.device).unsqueeze(1) < lengths).unsqueeze(2)
+        for t in range(length - 2, -1, -1):
+            inner = transitions.view(1, num_tags, num_tags) + (logits[:, t + 1] + beta).unsqueeze(1)
+            beta = torch.where(active[t + 1], torch.logsumexp(inner, 2), beta)
+            betas.append(beta)
+        betas = torch.stack(betas[::-1], 1)  # (B, L, N)
+        inside = torch.arange(length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+        weight = grad_log_z.view(batch_size, 1, 1) * inside.unsqueeze(2)
+        log_z = log_z.view(batch_size, 1, 1)
+        unary = (alphas + betas - log_z).exp() * weight  # d log Z / d logits
+        grad_transitions = grad_start = grad_end = None
+        if ctx.needs_input_grad[1] and length > 1:
+            pairwise = (
+                alphas[:, :-1].unsqueeze(3)
+                + transitions.view(1, 1, num_tags, num_tags)
+                + (logits[:, 1:] + betas[:, 1:]).unsqueeze(2)
+                - log_z.unsqueeze(3)
+            ).exp()
+            grad_transitions = (pairwise * weight[:, 1:].unsqueeze(3)).sum((0, 1))
+        elif ctx.needs_input_grad[1]:
+            grad_transitions = torch.zeros_like(transitions)
+        if start is not None and ctx.needs_input_grad[2]:
+            grad_start = unary[:, 0].sum(0)
+        if end is not None and ctx.needs_input_grad[3]:
+            last = (lengths - 1).view(batch_size, 1, 1).expand(-1, 1, num_tags)
+            grad_end = unary.gather(1, last).squeeze(1).sum(0)
+        return unary, grad_transitions, grad_start, grad_end, None
+
+
+class BatchedConditionalRandomField(ConditionalRandomField):
+    """
+    allennlp's `ConditionalRandomField`, same parameters, computed with fewer, larger tensor
+    operations:
+
+    * `viterbi_tags` decodes the whole batch at once: the same best paths and scores (the same
+      float operations, one tensor operation per time step for the batch instead of several per
+      token per sentence). `crf_tagger` decodes every batch, training batches included (for its
+      metrics).
+    * the log-likelihood's partition function runs allennlp's forward algorithm (the same value
+      to float rounding) with a hand-written backward pass from the forward-backward marginals, instead of autograd
+      through a dozen operations per time step; the gold path's score is summed in one go (equal
+      to float rounding).
+
+    Only masks that are a prefix of each row (at least one position) are handled here, and only
+    the best path (`top_k` of `None` or 1); anything else goes to allennlp's implementation.
+    Not registered: the `xner_crf_tagger` model swaps it in for its stock CRF (same state, so
+    weights load either way).
+    """
+
+    def _input_likelihood(self, logits: torch.Tensor, transitions: torch.Tensor, mask: torch.BoolTensor):
+        lengths = _prefix_lengths(mask)
+        if lengths is None:
+            return super()._input_likelihood(logits, transitions, mask)
+        start = self.start_transitions if self.include_start_end_transitions else None
+        end = self.end_transitions if self.include_start_end_transitions else None
+        return _LogPartition.apply(logits, transitions, start, end, lengths)
+
+    def _joint_likelihood(
+        self, logits: torch.Tensor, transitions: torch.Tensor, tags: torch.Tensor, mask: torch.BoolTensor
+    ):
+        lengths = _prefix_lengths(mask)
+        if lengths is None:
+            return super()._joint_likelihood(logits, transitions, tags, mask)
+        emissions = logits.gather(2, tags.unsqueeze(2)).squeeze(2)
+        score = (emissions * mask).sum(1) + (transitions[tags[:, :-1], tags[:, 1:]] * mask[:, 1:]).sum(1)
+        if self.include_start_end_transitions:
+            last_tags = tags.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)
+            score = score + self.start_transitions[tags[:, 0]] + self.end_transitions[last_tags]
+        return score
 
     def viterbi_tags(self, logits: torch.Tensor, mask: torch.BoolTensor = None, top_k: int = None):
         batch_size, max_length, num_tags = logits.shape
@@ -29,6 +127,7 @@ class BatchedViterbiConditionalRandomField(ConditionalRandomField):
         positions = torch.arange(max_length, device=mask.device)
         prefix = bool((mask == (positions.unsqueeze(0) < lengths.unsqueeze(1))).all())
         if top_k not in (None, 1) or not prefix or batch_size == 0:
+            # (Empty sentences are decoded here, as allennlp decodes them: an empty path.)
             return super().viterbi_tags(logits, mask, top_k)
         with torch.no_grad():
             paths = self._batched_viterbi(logits.detach(), lengths)
@@ -95,9 +194,9 @@ class BatchedViterbiConditionalRandomField(ConditionalRandomField):
         return paths
 
 
-def with_batched_viterbi(crf: Optional[torch.nn.Module]) -> Optional[torch.nn.Module]:
-    """`crf` decoding with `BatchedViterbiConditionalRandomField` if it is allennlp's plain
+def batched_crf(crf: Optional[torch.nn.Module]) -> Optional[torch.nn.Module]:
+    """`crf` decoding with `BatchedConditionalRandomField` if it is allennlp's plain
     `ConditionalRandomField` (its subclasses, with other potentials, are left as they are)."""
     if type(crf) is ConditionalRandomField:
-        crf.__class__ = BatchedViterbiConditionalRandomField
+        crf.__class__ = BatchedConditionalRandomField
     return crf

@@ -11,8 +11,8 @@ from allennlp.modules.conditional_random_field import allowed_transitions
 
 from xner_allennlp.models.crf_tagger import XnerCrfTagger
 from xner_allennlp.modules.conditional_random_field import (
-    BatchedViterbiConditionalRandomField,
-    with_batched_viterbi,
+    BatchedConditionalRandomField,
+    batched_crf,
 )
 
 LABELS = ["O", "B-PER", "I-PER", "L-PER", "U-PER", "B-LOC", "I-LOC", "L-LOC", "U-LOC"]
@@ -24,15 +24,15 @@ def crf_pair(constrained: bool, start_end: bool):
     stock = ConditionalRandomField(
         len(LABELS), constraints, include_start_end_transitions=start_end
     )
-    return stock, with_batched_viterbi(copy.deepcopy(stock))
+    return stock, batched_crf(copy.deepcopy(stock))
 
 
-class TestBatchedViterbi(AllenNlpTestCase):
+class TestBatchedCrf(AllenNlpTestCase):
     @pytest.mark.parametrize("constrained", [True, False])
     @pytest.mark.parametrize("start_end", [True, False])
     def test_same_paths_and_scores_as_allennlp(self, constrained, start_end):
         stock, ours = crf_pair(constrained, start_end)
-        assert isinstance(ours, BatchedViterbiConditionalRandomField)
+        assert isinstance(ours, BatchedConditionalRandomField)
         generator = torch.Generator().manual_seed(3)
         for _ in range(25):
             batch = int(torch.randint(1, 12, (1,), generator=generator))
@@ -56,13 +56,53 @@ class TestBatchedViterbi(AllenNlpTestCase):
         assert ours.viterbi_tags(logits, full, top_k=3) == stock.viterbi_tags(logits, full, top_k=3)
         assert ours.viterbi_tags(logits) == stock.viterbi_tags(logits)
 
-    def test_log_likelihood_and_state_unchanged(self):
+    def test_state_unchanged(self):
         stock, ours = crf_pair(True, True)
         assert stock.state_dict().keys() == ours.state_dict().keys()
-        logits = torch.randn(2, 5, len(LABELS))
-        tags = torch.randint(0, len(LABELS), (2, 5))
-        mask = torch.tensor([[1] * 5, [1, 1, 1, 0, 0]]).bool()
-        assert torch.equal(ours(logits, tags, mask), stock(logits, tags, mask))
+        for name, value in stock.state_dict().items():
+            assert torch.equal(value, ours.state_dict()[name])
+
+    @pytest.mark.parametrize("start_end", [True, False])
+    def test_log_likelihood_and_gradients_equal_allennlp(self, start_end):
+        stock, ours = crf_pair(True, start_end)
+        stock, ours = stock.double(), ours.double()
+        if start_end:  # non-zero start and end scores, so that their gradients show
+            torch.nn.init.normal_(stock.start_transitions)
+            torch.nn.init.normal_(stock.end_transitions)
+            ours.load_state_dict(stock.state_dict())
+        generator = torch.Generator().manual_seed(5)
+        for length in (1, 2, 7, 12):
+            batch = 6
+            logits = torch.randn(batch, length, len(LABELS), generator=generator, dtype=torch.double)
+            logits.requires_grad_(True)
+            tags = torch.randint(0, len(LABELS), (batch, length), generator=generator)
+            lengths = torch.randint(1, length + 1, (batch,), generator=generator)
+            lengths[0] = length
+            mask = torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)
+            expected, actual = stock(logits, tags, mask), ours(logits, tags, mask)
+            torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
+            wrt = lambda crf: [logits] + [p for p in crf.parameters() if p.requires_grad]
+            theirs = torch.autograd.grad(expected, wrt(stock), allow_unused=True)
+            mine = torch.autograd.grad(actual, wrt(ours), allow_unused=True)
+            for a, b in zip(mine, theirs):
+                # allennlp leaves the transitions out of the graph for one-token batches.
+                b = torch.zeros_like(a) if b is None else b
+                torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+    def test_log_likelihood_gradcheck(self):
+        _, ours = crf_pair(True, True)
+        ours = ours.double()
+        logits = torch.randn(3, 4, len(LABELS), dtype=torch.double, requires_grad=True)
+        tags = torch.randint(0, len(LABELS), (3, 4))
+        mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]]).bool()
+        assert torch.autograd.gradcheck(lambda x: ours(x, tags, mask), (logits,))
+
+    def test_log_likelihood_falls_back_for_other_masks(self):
+        stock, ours = crf_pair(True, True)
+        logits = torch.randn(2, 4, len(LABELS))
+        tags = torch.randint(0, len(LABELS), (2, 4))
+        holes = torch.tensor([[1, 0, 1, 1], [1, 1, 1, 1]]).bool()
+        assert torch.equal(ours(logits, tags, holes), stock(logits, tags, holes))
 
     def test_xner_crf_tagger_uses_it_and_takes_crf_tagger_params(self):
         vocab = Vocabulary()
@@ -79,7 +119,7 @@ class TestBatchedViterbi(AllenNlpTestCase):
         ours = Model.from_params(Params(dict(copy.deepcopy(config), type="xner_crf_tagger")), vocab=vocab)
         stock = Model.from_params(Params(dict(copy.deepcopy(config), type="crf_tagger")), vocab=vocab)
         assert isinstance(ours, XnerCrfTagger)
-        assert isinstance(ours.crf, BatchedViterbiConditionalRandomField)
+        assert isinstance(ours.crf, BatchedConditionalRandomField)
         assert not ours.crf.include_start_end_transitions
         ours.load_state_dict(stock.state_dict())
         tokens = {"tokens": {"tokens": torch.tensor([[2, 3, 2], [3, 2, 0]])}}
