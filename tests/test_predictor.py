@@ -2,6 +2,7 @@ import json
 import sys
 
 import pytest
+import torch
 from allennlp.commands import main
 from allennlp.common.checks import ConfigurationError
 from allennlp.predictors import Predictor
@@ -238,3 +239,24 @@ def test_allennlp_predict_command(archive, tmp_path, monkeypatch):
         ["Joaquín", "Muñoz"],
     ]
     assert "Gutiérrez" in output.read_text(encoding="utf-8")  # not \u-escaped
+
+
+def test_num_threads_argument_and_environment(archive, monkeypatch):
+    from allennlp.models.archival import load_archive
+
+    loaded = load_archive(archive)
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("XNER_NUM_THREADS", "")
+        torch.set_num_threads(2)
+        XnerTaggerPredictor(loaded.model, loaded.validation_dataset_reader)
+        assert torch.get_num_threads() == 2  # neither given: torch's setting is left alone
+        XnerTaggerPredictor(loaded.model, loaded.validation_dataset_reader, num_threads=1)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("XNER_NUM_THREADS", "2")
+        XnerTaggerPredictor(loaded.model, loaded.validation_dataset_reader)
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ConfigurationError, match="num_threads"):
+            XnerTaggerPredictor(loaded.model, loaded.validation_dataset_reader, num_threads="many")
+    finally:
+        torch.set_num_threads(before)

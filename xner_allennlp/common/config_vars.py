@@ -19,7 +19,7 @@ CONFIG_VARIABLES = {
     "XNER_DICTIONARY": "MUSE en-XX dictionary for reverse translation, or 'none'",
     "XNER_PROFILE": "paper (default) or cpu_fast",
     "XNER_NUM_EPOCHS": "override the profile's epoch count",
-    "XNER_NUM_THREADS": "torch threads for training: a number, or auto (default: the idle cores)",
+    "XNER_NUM_THREADS": "torch threads for training (default: auto, the idle cores) and prediction (default: unchanged): a number, or auto",
     "XNER_CUDA_DEVICE": "-1 for CPU (default), or a GPU index",
     "XNER_SEED": "random seed",
     "XNER_FIXTURES": "fixtures directory of fixture.jsonnet (default fixtures)",

@@ -1,7 +1,8 @@
 import json
 import logging
+import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import spacy
 from allennlp.common.checks import ConfigurationError
@@ -12,6 +13,7 @@ from allennlp.predictors.predictor import Predictor
 
 from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.evaluation.report import bioul_spans
+from xner_allennlp.training.threads import set_torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,12 @@ class XnerTaggerPredictor(Predictor):
     max_batch_size : `int`, optional (default = `32`)
         Most sequences (inputs or chunks of inputs) run through the model at once.
     frozen : `bool`, optional (default = `True`)
+    num_threads : `int` or `str`, optional (default = `$XNER_NUM_THREADS`, else unchanged)
+        Torch threads to predict with: a number, or `"auto"` (the cores not busy with other
+        processes, as the `torch_threads` training callback). On a shared machine torch's
+        default (every core) can be many times slower than the idle cores. When neither this
+        nor `XNER_NUM_THREADS` is given, torch's setting is left as it is. Passed as
+        `--predictor-args '{"num_threads": "auto"}'`.
     """
 
     def __init__(
@@ -100,8 +108,13 @@ class XnerTaggerPredictor(Predictor):
         max_tokens: int = 400,
         max_batch_size: int = 32,
         frozen: bool = True,
+        num_threads: Optional[Union[int, str]] = None,
     ) -> None:
         super().__init__(model, dataset_reader, frozen)
+        if num_threads is None:
+            num_threads = os.environ.get("XNER_NUM_THREADS") or None
+        if num_threads is not None:
+            set_torch_threads(num_threads)
         if language is None:
             language = getattr(model, "target_language", None) or DEFAULT_LANGUAGE
         language = str(language).strip().lower()
