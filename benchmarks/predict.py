@@ -16,7 +16,7 @@ again by the predictor. The predictor is `xner_tagger` (the package's; allennlp-
   the stock `character_encoding` / `lstm` modules (same weights), one sentence per call (`allennlp
   predict` without `--batch-size`);
 * the same, batched (`predict_batch_json`, `--batch-size` lines per call);
-* ours: the archive as trained (`xner_crf_tagger` with its batched Viterbi,
+* ours: the archive as trained (`xner_crf_tagger` with its batched CRF,
   `unique_character_encoding`, `packed_lstm`), batched.
 
 All with the same torch threads (`auto_threads()`: the idle cores). Prints tokens/s and the
@@ -59,6 +59,7 @@ from train_throughput import (  # noqa: E402
     write_conll,
     write_vectors,
 )
+from xner_allennlp.models.crf_tagger import infer_target_language  # noqa: E402
 from xner_allennlp.training.threads import auto_threads  # noqa: E402
 
 TARGET = 2000.0
@@ -117,8 +118,6 @@ def make_predictor(archive_path: str, stock_modules: bool, batch_size: int) -> P
     archive = load_archive(archive_path, overrides=overrides)
     name = predictor_name()
     if name == "xner_tagger":
-        from xner_allennlp.models.crf_tagger import infer_target_language
-
         cls = Predictor.by_name(name)
         # Told explicitly: a stock crf_tagger has no target_language for the tokenizer.
         return cls(archive.model, archive.validation_dataset_reader, max_batch_size=batch_size,

@@ -275,32 +275,40 @@ def our_config(workdir: str, train: str, vectors: str, profile: str) -> Dict[str
     return config
 
 
+# Our levers, in the order the rows add them: (row name, config key, its stock value).
+LEVERS = [
+    ("bucket sampler", "data_loader", None),
+    ("{}", "model.text_field_embedder.token_embedders.token_characters.type", "character_encoding"),
+    ("{} encoder", "model.encoder.type", "lstm"),
+    ("{} (batched CRF) = ours", "model.type", "crf_tagger"),
+]
+
+
+def _at(config: Dict[str, Any], key: str) -> Tuple[Dict[str, Any], str]:
+    """The dict holding dotted `key` in `config`, and its last part."""
+    *parents, last = key.split(".")
+    for part in parents:
+        config = config[part]
+    return config, last
+
+
 def lever_configs(stock: Dict[str, Any], ours: Dict[str, Any], batch_size: int):
     """Our pipeline with its levers taken away one by one (as (name, config) from the stock-like
     end to ours): each row adds one lever to the row before."""
-    embedders = ours["model"]["text_field_embedder"]["token_embedders"]
     plain = copy.deepcopy(ours)
-    plain["model"]["type"] = "crf_tagger"
-    plain_embedders = plain["model"]["text_field_embedder"]["token_embedders"]
-    plain_embedders["token_characters"]["type"] = "character_encoding"
-    plain["model"]["encoder"]["type"] = "lstm"
+    for _, key, stock_value in LEVERS:
+        holder, last = _at(plain, key)
+        holder[last] = stock_value
     plain["data_loader"] = {"batch_size": batch_size, "shuffle": True}
     rows = [("xner reader + aligned_vectors (random batches)", plain)]
-    steps = [
-        ("+ bucket sampler", lambda c: c.__setitem__("data_loader", copy.deepcopy(ours["data_loader"]))),
-        (f"+ {embedders['token_characters']['type']}",
-         lambda c: c["model"]["text_field_embedder"]["token_embedders"]["token_characters"].__setitem__(
-             "type", embedders["token_characters"]["type"])),
-        (f"+ {ours['model']['encoder']['type']} encoder",
-         lambda c: c["model"]["encoder"].__setitem__("type", ours["model"]["encoder"]["type"])),
-        (f"+ {ours['model']['type']} (batched CRF) = ours",
-         lambda c: c["model"].__setitem__("type", ours["model"]["type"])),
-    ]
-    for name, change in steps:
+    for name, key, _ in LEVERS:
+        holder, last = _at(ours, key)
         config = copy.deepcopy(rows[-1][1])
-        change(config)
+        target, _ = _at(config, key)
+        target[last] = copy.deepcopy(holder[last])
         if config != rows[-1][1]:
-            rows.append((name, config))
+            value = holder[last] if isinstance(holder[last], str) else ""
+            rows.append(("+ " + name.format(value), config))
     return rows
 
 

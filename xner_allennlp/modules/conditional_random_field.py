@@ -4,22 +4,27 @@ import torch
 from allennlp.modules import ConditionalRandomField
 
 
-def _prefix_lengths(mask: torch.Tensor) -> Optional[torch.Tensor]:
-    """The length of each row when every row of `mask` is a prefix of at least one position."""
+def _positions_inside(lengths: torch.Tensor, length: int) -> torch.Tensor:
+    """(B, L): whether each position lies inside its row's first `lengths` positions."""
+    return torch.arange(length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def _prefix_lengths(mask: torch.Tensor, min_length: int = 1) -> Optional[torch.Tensor]:
+    """The length of each row when every row of a non-empty `mask` is a prefix of at least
+    `min_length` positions, else None."""
     lengths = mask.sum(1)
-    positions = torch.arange(mask.size(1), device=mask.device)
-    if mask.size(0) == 0 or not bool((lengths > 0).all()):
+    if mask.size(0) == 0 or not bool((lengths >= min_length).all()):
         return None
-    if not bool((mask == (positions.unsqueeze(0) < lengths.unsqueeze(1))).all()):
+    if not bool((mask == _positions_inside(lengths, mask.size(1))).all()):
         return None
     return lengths
 
 
 class _LogPartition(torch.autograd.Function):
     """
-    log Z per sentence (the CRF's forward algorithm), as allennlp's `_input_likelihood` computes
-    it (to float rounding), with the gradient from the forward-backward marginals instead of autograd through every
-    time step.
+    log Z per sentence (the CRF's forward algorithm), as allennlp's `_input_likelihood`
+    computes it (to float rounding), with the gradient from the forward-backward marginals
+    instead of autograd through every time step.
 
     logits (B, L, N), transitions (N, N), start and end (N,) or None, lengths (B,) >= 1.
     """
@@ -27,36 +32,35 @@ class _LogPartition(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, transitions, start, end, lengths):
         batch_size, length, num_tags = logits.shape
+        inside = _positions_inside(lengths, length).unsqueeze(2)  # (B, L, 1)
         # allennlp's _input_likelihood, with torch's fused logsumexp (equal to float rounding).
         alpha = logits[:, 0] if start is None else start.view(1, num_tags) + logits[:, 0]
         alphas = [alpha]
-        transitions_plus = transitions.view(1, num_tags, num_tags)
-        active = (torch.arange(length, device=lengths.device).unsqueeze(1) < lengths).unsqueeze(2)
         for i in range(1, length):
-            inner = (alpha.unsqueeze(2) + logits[:, i].unsqueeze(1)) + transitions_plus
-            alpha = torch.where(active[i], torch.logsumexp(inner, 1), alpha)
+            inner = (alpha.unsqueeze(2) + logits[:, i].unsqueeze(1)) + transitions.unsqueeze(0)
+            alpha = torch.where(inside[:, i], torch.logsumexp(inner, 1), alpha)
             alphas.append(alpha)
         stops = alpha if end is None else alpha + end.view(1, num_tags)
         log_z = torch.logsumexp(stops, -1)
-        ctx.save_for_backward(logits, transitions, start, end, lengths, torch.stack(alphas, 1), log_z)
+        alphas = torch.stack(alphas, 1)
+        ctx.save_for_backward(logits, transitions, start, end, lengths, alphas, log_z)
         return log_z
 
     @staticmethod
     def backward(ctx, grad_log_z):
         logits, transitions, start, end, lengths, alphas, log_z = ctx.saved_tensors
         batch_size, length, num_tags = logits.shape
+        inside = _positions_inside(lengths, length).unsqueeze(2)  # (B, L, 1)
         # beta[:, t, i]: log-sum over the rest of the sentence from tag i at t (emission at t
         # excluded); END (or 0) at each sentence's last position.
         beta = logits.new_zeros(batch_size, num_tags) if end is None else end.expand(batch_size, -1)
         betas = [beta]
-        active = (torch.arange(length, device=lengths.device).unsqueeze(1) < lengths).unsqueeze(2)
         for t in range(length - 2, -1, -1):
-            inner = transitions.view(1, num_tags, num_tags) + (logits[:, t + 1] + beta).unsqueeze(1)
-            beta = torch.where(active[t + 1], torch.logsumexp(inner, 2), beta)
+            inner = transitions.unsqueeze(0) + (logits[:, t + 1] + beta).unsqueeze(1)
+            beta = torch.where(inside[:, t + 1], torch.logsumexp(inner, 2), beta)
             betas.append(beta)
         betas = torch.stack(betas[::-1], 1)  # (B, L, N)
-        inside = torch.arange(length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
-        weight = grad_log_z.view(batch_size, 1, 1) * inside.unsqueeze(2)
+        weight = grad_log_z.view(batch_size, 1, 1) * inside
         log_z = log_z.view(batch_size, 1, 1)
         unary = (alphas + betas - log_z).exp() * weight  # d log Z / d logits
         grad_transitions = grad_start = grad_end = None
@@ -88,17 +92,20 @@ class BatchedConditionalRandomField(ConditionalRandomField):
       token per sentence). `crf_tagger` decodes every batch, training batches included (for its
       metrics).
     * the log-likelihood's partition function runs allennlp's forward algorithm (the same value
-      to float rounding) with a hand-written backward pass from the forward-backward marginals, instead of autograd
-      through a dozen operations per time step; the gold path's score is summed in one go (equal
-      to float rounding).
+      to float rounding) with a hand-written backward pass from the forward-backward marginals,
+      instead of autograd through a dozen operations per time step; the gold path's score is
+      summed in one go (equal to float rounding).
 
-    Only masks that are a prefix of each row (at least one position) are handled here, and only
-    the best path (`top_k` of `None` or 1); anything else goes to allennlp's implementation.
+    Only masks that are a prefix of each row are handled here (at least one position for the
+    likelihood; decoding gives an empty sentence an empty path, as allennlp does), and only the
+    best path (`top_k` of `None` or 1); anything else goes to allennlp's implementation.
     Not registered: the `xner_crf_tagger` model swaps it in for its stock CRF (same state, so
     weights load either way).
     """
 
-    def _input_likelihood(self, logits: torch.Tensor, transitions: torch.Tensor, mask: torch.BoolTensor):
+    def _input_likelihood(
+        self, logits: torch.Tensor, transitions: torch.Tensor, mask: torch.BoolTensor
+    ):
         lengths = _prefix_lengths(mask)
         if lengths is None:
             return super()._input_likelihood(logits, transitions, mask)
@@ -107,27 +114,28 @@ class BatchedConditionalRandomField(ConditionalRandomField):
         return _LogPartition.apply(logits, transitions, start, end, lengths)
 
     def _joint_likelihood(
-        self, logits: torch.Tensor, transitions: torch.Tensor, tags: torch.Tensor, mask: torch.BoolTensor
+        self,
+        logits: torch.Tensor,
+        transitions: torch.Tensor,
+        tags: torch.Tensor,
+        mask: torch.BoolTensor,
     ):
         lengths = _prefix_lengths(mask)
         if lengths is None:
             return super()._joint_likelihood(logits, transitions, tags, mask)
         emissions = logits.gather(2, tags.unsqueeze(2)).squeeze(2)
-        score = (emissions * mask).sum(1) + (transitions[tags[:, :-1], tags[:, 1:]] * mask[:, 1:]).sum(1)
+        steps = transitions[tags[:, :-1], tags[:, 1:]]
+        score = (emissions * mask).sum(1) + (steps * mask[:, 1:]).sum(1)
         if self.include_start_end_transitions:
             last_tags = tags.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)
             score = score + self.start_transitions[tags[:, 0]] + self.end_transitions[last_tags]
         return score
 
     def viterbi_tags(self, logits: torch.Tensor, mask: torch.BoolTensor = None, top_k: int = None):
-        batch_size, max_length, num_tags = logits.shape
         if mask is None:
-            mask = torch.ones(batch_size, max_length, dtype=torch.bool, device=logits.device)
-        lengths = mask.sum(1)
-        positions = torch.arange(max_length, device=mask.device)
-        prefix = bool((mask == (positions.unsqueeze(0) < lengths.unsqueeze(1))).all())
-        if top_k not in (None, 1) or not prefix or batch_size == 0:
-            # (Empty sentences are decoded here, as allennlp decodes them: an empty path.)
+            mask = torch.ones(logits.shape[:2], dtype=torch.bool, device=logits.device)
+        lengths = _prefix_lengths(mask, min_length=0)
+        if top_k not in (None, 1) or lengths is None:
             return super().viterbi_tags(logits, mask, top_k)
         with torch.no_grad():
             paths = self._batched_viterbi(logits.detach(), lengths)
