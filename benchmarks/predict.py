@@ -31,7 +31,6 @@ import os
 import random
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 from typing import Dict, List
@@ -40,8 +39,6 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import logging  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -54,6 +51,7 @@ from allennlp.predictors import Predictor  # noqa: E402
 
 from train_throughput import (  # noqa: E402
     generated_corpus,
+    quiet_workdir,
     read_conll,
     tagger_config,
     write_conll,
@@ -143,13 +141,8 @@ def main() -> int:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("allennlp", "xner_allennlp", "allennlp_models"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
     rng = random.Random(13)
-    workdir = tempfile.mkdtemp(prefix="xner-predict-bench-")
-    os.environ["XNER_VECTOR_CACHE"] = os.path.join(workdir, "vector-cache")
+    workdir = quiet_workdir("xner-predict-bench-")
     failed, rows = [], []
     try:
         text = raw_text(args.sentences, rng)

@@ -17,7 +17,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 
@@ -25,11 +24,11 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import logging  # noqa: E402
-
 import xner_allennlp  # noqa: E402,F401
 from allennlp.commands.train import train_model  # noqa: E402
 from allennlp.common import Params  # noqa: E402
+
+from train_throughput import quiet_workdir  # noqa: E402
 
 
 def config(workdir: str, profile: str, epochs: int, seed: int) -> Params:
@@ -63,12 +62,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
     parser.add_argument("--profiles", nargs="+", default=["paper", "cpu_fast"])
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("allennlp", "xner_allennlp", "allennlp_models"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-    workdir = tempfile.mkdtemp(prefix="xner-profile-cost-")
-    os.environ["XNER_VECTOR_CACHE"] = os.path.join(workdir, "vector-cache")
+    workdir = quiet_workdir("xner-profile-cost-")
     results = {p: [] for p in args.profiles}
     failed = []
     try:

@@ -537,6 +537,18 @@ def external_run(python: str, kind: str, config: Dict[str, Any], workdir: str, *
 # ---------------------------------------------------------------------------------- main
 
 
+def quiet_workdir(prefix: str) -> str:
+    """A benchmark's set-up: allennlp's logging down to errors, and a fresh temporary directory
+    (returned) holding everything it writes, its vector cache included, so that cold loads stay
+    cold and nothing is left behind."""
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("allennlp", "xner_allennlp", "allennlp_models"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    os.environ["XNER_VECTOR_CACHE"] = os.path.join(workdir, "vector-cache")
+    return workdir
+
+
 def main() -> int:
     if "--child" in sys.argv:
         return child_main(sys.argv[1:])
@@ -565,12 +577,7 @@ def main() -> int:
     parser.add_argument("--our-char-embedder", help="override our config's char embedder type")
     parser.add_argument("--our-encoder", help="override our config's word encoder type")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("allennlp", "xner_allennlp", "allennlp_models"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-    workdir = tempfile.mkdtemp(prefix="xner-train-bench-")
-    os.environ["XNER_VECTOR_CACHE"] = os.path.join(workdir, "vector-cache")
+    workdir = quiet_workdir("xner-train-bench-")
     try:
         return run(args, workdir)
     except Exception:
