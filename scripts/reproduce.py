@@ -26,6 +26,8 @@ DEV_FILES = {
 }
 SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised"]
+# Encoder backend (training_configs/encoder/): full = English + its reverse translation.
+ENCODER_VARIANTS = ["full", "no_translation", "replace", "characters", "aligned_vectors", "last_layer"]
 
 
 def sh(command, env=None, log=None):
@@ -49,7 +51,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", required=True, choices=sorted(DEV_FILES))
     parser.add_argument("--profile", default="cpu_fast")
-    parser.add_argument("--variant", default="full", choices=VARIANTS)
+    parser.add_argument("--variant", default="full", choices=sorted(set(VARIANTS + ENCODER_VARIANTS)))
+    parser.add_argument("--backend", default="static", choices=["static", "encoder"])
+    parser.add_argument("--encoder", default=os.environ.get("XNER_ENCODER") or
+                        os.path.join(ROOT, "encoders", "multilingual-e5-small"),
+                        help="encoder checkpoint directory or Hugging Face name (encoder backend)")
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     parser.add_argument("--runs", default=os.path.join(ROOT, "runs"))
     parser.add_argument("--results", default=os.path.join(ROOT, "docs", "RESULTS.md"))
@@ -77,7 +83,15 @@ def main():
             "--dictionary", dictionary, "--output-dir", vector_dir])
 
     config = os.path.join("training_configs", f"en_to_{target}.jsonnet")
-    if args.variant not in ("full", "supervised"):
+    if args.backend == "encoder":
+        if args.variant not in ENCODER_VARIANTS:
+            raise SystemExit(f"encoder variants: {', '.join(ENCODER_VARIANTS)}")
+        config = os.path.join("training_configs", "encoder", f"en_to_{target}.jsonnet")
+        if args.variant in ("no_translation", "characters", "aligned_vectors", "last_layer"):
+            config = os.path.join("training_configs", "encoder", "ablations", f"{args.variant}.jsonnet")
+    elif args.variant not in VARIANTS:
+        raise SystemExit(f"static variants: {', '.join(VARIANTS)}")
+    elif args.variant not in ("full", "supervised"):
         config = os.path.join("training_configs", "ablations", f"{args.variant}.jsonnet")
         if target != "es":
             raise SystemExit("the ablation configs are en -> es")
@@ -100,8 +114,14 @@ def main():
         train_file = os.path.join(data, SUPERVISED_TRAIN[target])
         env["XNER_DICTIONARY"] = "none"
     env["XNER_TRAIN"] = train_file
+    profile = args.profile
+    if args.backend == "encoder":
+        env.update(XNER_ENCODER=args.encoder, XNER_TARGET=target,
+                   XNER_TRANSLATION="replace" if args.variant == "replace" else "append")
+        # The encoder configs have their own hyper-parameters (training_configs/encoder/).
+        profile = "encoder"
 
-    name = f"en_to_{target}-{args.variant}-{args.profile}"
+    name = f"en_to_{target}-{args.variant}-{profile}"
     run_dir = os.path.join(args.runs, name)
     os.makedirs(args.runs, exist_ok=True)
     train_command = [ALLENNLP, "train", config, "-s", run_dir, "-f"]
@@ -126,15 +146,26 @@ def main():
         report = json.load(handle)
     epochs = train_metrics.get("epoch", 0) + 1
     tokens_per_second = count_tokens(train_file) * epochs / max(train_seconds, 1e-9)
+    durations = epoch_durations(run_dir, epochs)
 
-    command = (f"make reproduce TARGET={target} PROFILE={args.profile} VARIANT={args.variant}")
+    if args.backend == "encoder":
+        command = f"make reproduce TARGET={target} BACKEND=encoder VARIANT={args.variant}"
+    else:
+        command = f"make reproduce TARGET={target} PROFILE={args.profile} VARIANT={args.variant}"
     row = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
         "commit": commit,
         "target": target,
         "variant": args.variant,
-        "profile": args.profile,
+        "profile": profile,
+        "backend": args.backend,
+        "epoch_seconds": durations,
+        # The first epoch also encodes every sentence not yet in the feature cache.
+        "feature_cache_seconds": (
+            round(max(0.0, durations[0] - sorted(durations[1:])[len(durations[1:]) // 2]))
+            if args.backend == "encoder" and len(durations) > 1 else None
+        ),
         "wall_seconds": round(wall),
         "epochs": epochs,
         "best_epoch": train_metrics.get("best_epoch"),
@@ -146,6 +177,20 @@ def main():
     }
     append_row(args.results, row)
     print(json.dumps({k: v for k, v in row.items() if k != "report"}, indent=2))
+
+
+def epoch_durations(run_dir, epochs):
+    """Seconds of each epoch (training + validation), from allennlp's per-epoch metrics."""
+    elapsed = []
+    for epoch in range(epochs):
+        path = os.path.join(run_dir, f"metrics_epoch_{epoch}.json")
+        if not os.path.isfile(path):
+            break
+        with open(path) as handle:
+            text = json.load(handle).get("training_duration", "0:00:00")
+        hours, minutes, seconds = text.split(":")
+        elapsed.append(int(hours) * 3600 + int(minutes) * 60 + float(seconds))
+    return [round(b - a, 1) for a, b in zip([0.0] + elapsed[:-1], elapsed)]
 
 
 def append_row(results_path, row):

@@ -17,6 +17,7 @@ from xner_allennlp import (  # noqa: E402,F401
     models,
     modules,
     predictors,
+    pretrained,
     romanization,
     token_embedders,
     training,

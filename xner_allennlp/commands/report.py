@@ -23,8 +23,10 @@ from xner_allennlp.evaluation.report import (
     bioul_spans,
     length_scores,
     oov_rates,
+    piece_stats,
     span_scores,
 )
+from xner_allennlp.data.token_indexers import SurfaceTransformerMismatchedIndexer
 from xner_allennlp.token_embedders.aligned_vectors import AlignedVectorsEmbedder
 
 logger = logging.getLogger(__name__)
@@ -166,7 +168,13 @@ def report(model: Model, reader, path: str, batch_size: int = 64) -> Dict[str, A
     gold = [bioul_spans(instance["tags"].labels) for instance in instances]
     predicted = [bioul_spans(tags) for tags in predicted_tags]
     words = [token.text for instance in instances for token in instance["tokens"].tokens]
+    surface = [
+        getattr(token, "surface", None) or token.text
+        for instance in instances
+        for token in instance["tokens"].tokens
+    ]
     lookup = aligned_vectors_lookup(model)
+    subword = subword_tokenizer(reader)
     return {
         "file": path,
         "sentences": len(instances),
@@ -174,7 +182,17 @@ def report(model: Model, reader, path: str, batch_size: int = 64) -> Dict[str, A
         "spans": span_scores(gold, predicted),
         "length": length_scores(gold, predicted),
         "oov": oov_rates(words, lookup) if lookup is not None else None,
+        "pieces": piece_stats(surface, *subword) if subword is not None else None,
     }
+
+
+def subword_tokenizer(reader):
+    """`(word -> pieces, unk piece)` of the reader's transformer indexer, or `None`."""
+    indexers = getattr(reader, "_token_indexers", {}) or {}
+    for indexer in indexers.values():
+        if isinstance(indexer, SurfaceTransformerMismatchedIndexer):
+            return indexer.word_pieces, indexer.unk_piece
+    return None
 
 
 def _score_table(title: str, first_column: str, rows: Dict[str, Dict[str, float]]) -> List[str]:
@@ -204,7 +222,17 @@ def format_report(result: Dict[str, Any]) -> str:
     )
     lines.append("")
     oov = result["oov"]
-    if oov is None:
+    pieces = result.get("pieces")
+    if pieces is not None:
+        lines += [
+            "Encoder wordpieces (the subword counterpart of the OOV rate)",
+            f"  pieces per word {pieces['pieces_per_word']:.2f}; <unk> pieces "
+            f"{100 * pieces['unk_piece_rate']:.2f}%, words with an <unk> piece "
+            f"{100 * pieces['unk_word_rate']:.2f}%",
+        ]
+    if oov is None and pieces is not None:
+        pass  # the encoder's piece statistics stand in for the OOV rate
+    elif oov is None:
         lines.append("OOV rate: the model has no aligned_vectors embedder (no word vectors)")
     else:
         lines += [

@@ -23,6 +23,14 @@ CONFIG_VARIABLES = {
     "XNER_CUDA_DEVICE": "-1 for CPU (default), or a GPU index",
     "XNER_SEED": "random seed",
     "XNER_FIXTURES": "fixtures directory of fixture.jsonnet (default fixtures)",
+    "XNER_ENCODER": "encoder configs: checkpoint directory or Hugging Face name (default encoders/multilingual-e5-small)",
+    "XNER_ENCODER_DIM": "encoder configs: the encoder's hidden size (default 384)",
+    "XNER_LAYERS": "encoder configs: hidden states mixed, e.g. 8,12 or last (default 4,...,12)",
+    "XNER_CACHE_LAYERS": "encoder configs: hidden states cached, a superset of XNER_LAYERS (default 4,...,12)",
+    "XNER_LAYER_MIX": "encoder configs: scalar_mix (default) or mean",
+    "XNER_TRANSLATION": "encoder configs: append (default: English + its reverse translation), replace or none",
+    "XNER_TRAIN_ENCODER": "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)",
+    "XNER_TARGET": "encoder ablation configs: the target language (default es)",
 }
 
 

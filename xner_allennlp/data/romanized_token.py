@@ -11,11 +11,19 @@ class RomanizedToken(Token):
     expects.
     """
 
-    __slots__ = ["romanized"]
+    __slots__ = ["romanized", "surface"]
 
-    def __init__(self, text: str, romanized: Optional[str] = None, idx: Optional[int] = None, **kwargs):
+    def __init__(
+        self,
+        text: str,
+        romanized: Optional[str] = None,
+        idx: Optional[int] = None,
+        surface: Optional[str] = None,
+        **kwargs,
+    ):
         super().__init__(text=text, idx=idx, **kwargs)
         self.romanized = romanized
+        self.surface = surface
 
     def __str__(self):
         return self.text

@@ -1,1 +1,2 @@
 from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
+from xner_allennlp.dataset_readers.multi_source import MultiSourceReader

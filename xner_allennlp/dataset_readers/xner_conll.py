@@ -223,7 +223,7 @@ class XnerConllReader(DatasetReader):
         if normalized is None:
             normalized = self.normalize(words)
         tokens = [
-            RomanizedToken(n, self._romanizer.romanize(w) or w)
+            RomanizedToken(n, self._romanizer.romanize(w) or w, surface=w)
             for w, n in zip(words, normalized)
         ]
         text_field = TextField(tokens, self._token_indexers)

@@ -153,3 +153,30 @@ def oov_rates(words: Iterable[str], has_vector: Callable[[str], bool]) -> Dict[s
         "oov_types": oov_types,
         "type_rate": oov_types / len(known) if known else 0.0,
     }
+
+
+def piece_stats(words: Iterable[str], tokenize: Callable[[str], List[str]], unk: str) -> Dict[str, float]:
+    """
+    How a subword encoder sees the words (its counterpart of the OOV rate): wordpieces per word,
+    and the share of pieces and of words that are (or contain) the unknown piece `unk`.
+    """
+    memo: Dict[str, List[str]] = {}
+    words_total = pieces_total = unk_pieces = unk_words = 0
+    for word in words:
+        pieces = memo.get(word)
+        if pieces is None:
+            pieces = memo[word] = tokenize(word)
+        words_total += 1
+        pieces_total += len(pieces)
+        unknown = sum(1 for p in pieces if p == unk)
+        unk_pieces += unknown
+        unk_words += 1 if unknown else 0
+    return {
+        "words": words_total,
+        "pieces": pieces_total,
+        "pieces_per_word": pieces_total / words_total if words_total else 0.0,
+        "unk_pieces": unk_pieces,
+        "unk_piece_rate": unk_pieces / pieces_total if pieces_total else 0.0,
+        "unk_words": unk_words,
+        "unk_word_rate": unk_words / words_total if words_total else 0.0,
+    }

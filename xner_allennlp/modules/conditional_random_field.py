@@ -143,6 +143,25 @@ class BatchedConditionalRandomField(ConditionalRandomField):
             return paths
         return [[path] for path in paths]
 
+    def marginals(self, logits: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+        """
+        P(tag at position t = i | sentence) under the constrained CRF that `viterbi_tags`
+        decodes (disallowed transitions at -10000), `(batch, length, num_tags)`; zeros at masked
+        positions. The forward-backward marginals are the gradient of log Z by the logits.
+        """
+        num_tags = logits.shape[2]
+        lengths = _prefix_lengths(mask)
+        if lengths is None:
+            raise ValueError("marginals need masks that are a prefix of each row, at least one position")
+        full = self._transitions(num_tags, logits.device)
+        transitions = full[:num_tags, :num_tags]
+        start, end = full[num_tags, :num_tags], full[:num_tags, num_tags + 1]
+        with torch.enable_grad():
+            scores = logits.detach().float().requires_grad_()
+            log_z = _LogPartition.apply(scores, transitions, start, end, lengths)
+            (grad,) = torch.autograd.grad(log_z.sum(), scores)
+        return grad
+
     def _transitions(self, num_tags: int, device: torch.device) -> torch.Tensor:
         # As in ConditionalRandomField.viterbi_tags: the transition matrix with START and END
         # tags, constraints applied as -10000.

@@ -1,1 +1,4 @@
 from xner_allennlp.data.token_indexers.romanized_characters_indexer import RomanizedCharactersIndexer
+from xner_allennlp.data.token_indexers.surface_transformer_indexer import (
+    SurfaceTransformerMismatchedIndexer,
+)

@@ -1,0 +1,174 @@
+// The multilingual-encoder backend: word features of a pretrained transformer (frozen and
+// cached on CPU, `cached_transformer_mismatched`), optionally with the paper's uroman
+// character BiLSTM and aligned word vectors, -> BiLSTM -> CRF (BIOUL, constrained), trained on
+// English (optionally + its reverse translation) and selected on the target dev set.
+//
+// XNER_ENCODER: a checkpoint directory (`allennlp xner-encoder --output-dir DIR` builds
+// multilingual-e5-small offline) or any Hugging Face name (xlm-roberta-base,
+// bert-base-multilingual-cased, intfloat/multilingual-e5-small) where the hub is reachable.
+local base = import '../base.libsonnet';
+local ext = base.ext;
+
+local parse_layers(text) =
+  if text == 'last' || text == 'all' then text
+  else [std.parseInt(x) for x in std.split(text, ',')];
+
+{
+  encoder:: ext('XNER_ENCODER', 'encoders/multilingual-e5-small'),
+
+  // Hyper-parameters of the encoder path (the frozen encoder does most of the work, so a
+  // smaller tagger with Adam converges in a few epochs). XNER_* variables override.
+  hp:: {
+    word_hidden_size: 200,
+    char_embedding_dim: 25,
+    char_hidden_size: 25,
+    dropout: 0.5,
+    lr: 0.001,
+    grad_norm: 5.0,
+    batch_size: 32,
+    num_epochs: std.parseInt(ext('XNER_NUM_EPOCHS', '10')),
+    patience: 3,
+  },
+
+  // Hidden states cached (a superset of what any encoder config mixes, so that they all share
+  // one cache) and the ones mixed: the upper two thirds of the 12 layers with a learned
+  // scalar mix by default.
+  cache_layers:: parse_layers(ext('XNER_CACHE_LAYERS', '4,5,6,7,8,9,10,11,12')),
+  layers:: parse_layers(ext('XNER_LAYERS', '4,5,6,7,8,9,10,11,12')),
+  layer_mix:: ext('XNER_LAYER_MIX', 'scalar_mix'),
+
+  indexers(characters, word_vectors):: {
+    encoder: { type: 'surface_transformer_mismatched', model_name: $.encoder },
+    [if word_vectors then 'tokens']: { type: 'single_id' },
+    [if characters then 'token_characters']: { type: 'romanized_characters', min_padding_length: 3 },
+  },
+
+  reader(encoding, characters, word_vectors, translator=null, translation_mode='append', extra={})::
+    base.reader(encoding=encoding, uroman=characters, translator=translator,
+                translation_mode=translation_mode, extra=extra)
+    { token_indexers: $.indexers(characters, word_vectors) },
+
+  // The whole experiment on given files: train on `train` (read by `train_reader`), select on
+  // `dev` and score `test` (`target_reader`; 'none' skips it). `characters`: + the uroman
+  // character BiLSTM; `word_vectors`: + the frozen aligned word vectors (`source_vectors`,
+  // `target_vectors`, `vector_dim`); `encoder_dim`: the encoder's hidden size.
+  tagger(train, dev, test, train_reader, target_reader, characters=false, word_vectors=false,
+         source_vectors=null, target_vectors=null, vector_dim=300,
+         model_name=$.encoder, encoder_dim=std.parseInt(ext('XNER_ENCODER_DIM', '384')),
+         layers=$.layers, cache_layers=$.cache_layers, layer_mix=$.layer_mix,
+         train_encoder=ext('XNER_TRAIN_ENCODER', 'false') == 'true', cache_dir='default', hp=$.hp)::
+    local input_dim = (if word_vectors then vector_dim else 0)
+                      + (if characters then 2 * hp.char_hidden_size else 0);
+    {
+      dataset_reader: train_reader,
+      validation_dataset_reader: target_reader,
+      train_data_path: train,
+      validation_data_path: dev,
+      [if test != 'none' then 'test_data_path']: test,
+      evaluate_on_test: test != 'none',
+      [if word_vectors then 'vocabulary']: {
+        type: 'from_instances_and_vectors',
+        vector_files: [target_vectors],
+      },
+      model: {
+        type: 'xner_crf_tagger',
+        label_encoding: 'BIOUL',
+        constrain_crf_decoding: true,
+        calculate_span_f1: true,
+        verbose_metrics: true,
+        include_start_end_transitions: false,
+        dropout: hp.dropout,
+        text_field_embedder: {
+          token_embedders: {
+            encoder: {
+              type: 'cached_transformer_mismatched',
+              model_name: model_name,
+              layers: layers,
+              cache_layers: cache_layers,
+              layer_mix: layer_mix,
+              train_parameters: train_encoder,
+              // On disk too ('default': $XNER_FEATURE_CACHE): every run on the same encoder
+              // reuses the features.
+              cache_dir: cache_dir,
+            },
+            [if word_vectors then 'tokens']: {
+              type: 'aligned_vectors',
+              embedding_dim: vector_dim,
+              pretrained_file: [source_vectors, target_vectors],
+            },
+            [if characters then 'token_characters']: {
+              type: 'unique_character_encoding',
+              embedding: { embedding_dim: hp.char_embedding_dim, vocab_namespace: 'token_characters' },
+              encoder: {
+                type: 'lstm',
+                input_size: hp.char_embedding_dim,
+                hidden_size: hp.char_hidden_size,
+                bidirectional: true,
+              },
+            },
+          },
+        },
+        encoder: {
+          type: 'packed_lstm',
+          // 384: multilingual-e5-small's hidden size; XNER_ENCODER_DIM for other encoders.
+          input_size: encoder_dim + input_dim,
+          hidden_size: hp.word_hidden_size,
+          bidirectional: true,
+        },
+        initializer: {
+          // Not the encoder's own weights, nor the CRF's constraint mask.
+          regexes: [['.*', { type: 'uniform', a: -0.1, b: 0.1 }]],
+          prevent_regexes: ['.*_constraint_mask', '.*token_embedder_encoder\\.transformer.*', '.*scalar_parameters.*', '.*gamma.*'],
+        },
+      },
+      data_loader: { batch_sampler: { type: 'bucket', batch_size: hp.batch_size } },
+      trainer: {
+        optimizer: { type: 'adam', lr: hp.lr },
+        grad_norm: hp.grad_norm,
+        num_epochs: hp.num_epochs,
+        patience: hp.patience,
+        validation_metric: '+f1-measure-overall',
+        cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', '-1')),
+        checkpointer: { keep_most_recent_by_count: 1 },
+        callbacks: [{ type: 'torch_threads', num_threads: ext('XNER_NUM_THREADS', 'auto') }],
+      },
+      // The encoder's config and tokenizer travel inside model.tar.gz (the weights are in
+      // weights.th), so the archive works where the checkpoint directory is gone.
+      include_in_archive: ['encoder'],
+      random_seed: std.parseInt(ext('XNER_SEED', '13')),
+      numpy_seed: self.random_seed,
+      pytorch_seed: self.random_seed,
+    },
+
+  // One en -> lang experiment (base.targets holds each target's files and options).
+  // `translation`: reverse-translated copies of the English sentences ('append': English and
+  // translation, 'replace': translation only, 'none'); `characters`: + the uroman character
+  // BiLSTM; `word_vectors`: + the frozen aligned word vectors.
+  en_to(lang, translation=ext('XNER_TRANSLATION', 'append'), characters=false, word_vectors=false,
+        layers=$.layers, layer_mix=$.layer_mix, hp=$.hp)::
+    local target = base.targets[lang];
+    local source_vectors = ext('XNER_SOURCE_VECTORS', base.data + '/vectors/wiki.multi.en.vec');
+    local target_vectors = ext('XNER_TARGET_VECTORS', base.data + '/vectors/wiki.multi.' + lang + '.vec');
+    local dictionary = ext('XNER_DICTIONARY', base.data + '/dictionaries/en-' + lang + '.txt');
+    local translator =
+      if translation == 'none' || dictionary == 'none' then null
+      else base.translator(dictionary, source_vectors, target_vectors);
+    $.tagger(
+      train=ext('XNER_TRAIN', base.data + '/conll2003/eng.train'),
+      dev=ext('XNER_DEV', target.dev),
+      test=ext('XNER_TEST', target.test),
+      train_reader=$.reader('utf-8', characters, word_vectors, translator,
+                            if translation == 'none' then 'replace' else translation,
+                            target.source_extra),
+      target_reader=$.reader(ext('XNER_TARGET_ENCODING', target.encoding),
+                             characters, word_vectors, extra=target.target_extra),
+      characters=characters,
+      word_vectors=word_vectors,
+      source_vectors=source_vectors,
+      target_vectors=target_vectors,
+      vector_dim=std.parseInt(ext('XNER_VECTOR_DIM', '300')),
+      layers=layers,
+      layer_mix=layer_mix,
+      hp=hp,
+    ),
+}

@@ -1,0 +1,63 @@
+from typing import Any, Dict, List, Optional
+
+from allennlp.data import Token, Vocabulary
+from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer, TokenIndexer
+from allennlp.data.token_indexers.token_indexer import IndexedTokenList
+
+from xner_allennlp.pretrained.resolve import resolve_encoder
+
+
+@TokenIndexer.register("surface_transformer_mismatched")
+class SurfaceTransformerMismatchedIndexer(PretrainedTransformerMismatchedIndexer):
+    """
+    `pretrained_transformer_mismatched` on each token's *surface* word: a multilingual encoder
+    wants the cased, un-normalised text, while the word-vector indexer of the same `TextField`
+    reads the normalised form (`RomanizedToken.surface` vs `.text`). Tokens without a surface
+    form (plain `Token`s) use their text.
+
+    The encoder is found through `resolve_encoder`, so an archive whose checkpoint directory
+    has moved still loads (the tokenizer files travel inside the archive).
+
+    Registered as a `TokenIndexer` with name "surface_transformer_mismatched".
+
+    # Parameters
+
+    model_name : `str`
+        A transformers checkpoint directory or Hugging Face name.
+    namespace : `str`, optional (default = `"tags"`)
+    max_length : `int`, optional (default = `None`)
+        As in `pretrained_transformer_mismatched`; leave it unset with the
+        `cached_transformer_mismatched` embedder, which splits long sentences itself.
+    tokenizer_kwargs : `Dict[str, Any]`, optional (default = `None`)
+    serialization_dir : `str`, optional
+        Filled in by allennlp (training run or extracted archive).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        namespace: str = "tags",
+        max_length: int = None,
+        tokenizer_kwargs: Optional[Dict[str, Any]] = None,
+        serialization_dir: Optional[str] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            resolve_encoder(model_name, serialization_dir),
+            namespace=namespace,
+            max_length=max_length,
+            tokenizer_kwargs=tokenizer_kwargs,
+            **kwargs,
+        )
+
+    def tokens_to_indices(self, tokens: List[Token], vocabulary: Vocabulary) -> IndexedTokenList:
+        surface = [Token(getattr(t, "surface", None) or t.ensure_text()) for t in tokens]
+        return super().tokens_to_indices(surface, vocabulary)
+
+    def word_pieces(self, word: str) -> List[str]:
+        """The encoder's pieces of one word (reports: pieces per word, `<unk>` rate)."""
+        return self._tokenizer.tokenize(word)
+
+    @property
+    def unk_piece(self) -> str:
+        return self._tokenizer.unk_token

@@ -1,0 +1,194 @@
+"""
+Where an encoder named in a config (`XNER_ENCODER`) is found, so that a trained archive works
+on a machine where the checkpoint directory it was trained from is gone or moved.
+
+At training time (the serialization directory has no `encoder/` yet) the checkpoint's small
+files (config and tokenizer) are copied into `<serialization_dir>/encoder/`, which the configs
+list in `include_in_archive`. At load time allennlp extracts the archive and passes its
+directory as `serialization_dir`, and the indexer and embedder read the config and tokenizer
+there whenever the original directory no longer exists.
+
+A frozen encoder's weights are not copied into every archive (470 MB that never change, and
+minutes of gzip per archive): the archive records their SHA-256 in `encoder/weights.json`, and
+the weights file is kept, hard-linked where possible, in the encoder store
+(`$XNER_ENCODER_STORE`, default `~/.cache/xner_allennlp/encoders/<sha256>/`), which training and
+`allennlp xner-encoder` fill. A fine-tuned encoder's weights are in the archive's weights.th.
+"""
+from typing import Dict, Optional, Tuple
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+
+from allennlp.common.checks import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+ARCHIVED_ENCODER = "encoder"
+STORE_ENV = "XNER_ENCODER_STORE"
+WEIGHTS_RECORD = "weights.json"
+WEIGHT_FILES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.safetensors")
+_SMALL_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "sentencepiece.bpe.model",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+)
+
+
+def is_local_path(name: str) -> bool:
+    """A name that can only mean a directory (absolute, ./ ../ ~ or an existing path); other
+    names such as `xlm-roberta-base` or `intfloat/multilingual-e5-small` are hub names."""
+    return os.path.isabs(name) or name.startswith((".", "~")) or os.path.exists(name)
+
+
+def has_weights(directory: str) -> bool:
+    return any(os.path.isfile(os.path.join(directory, name)) for name in WEIGHT_FILES)
+
+
+def resolve_encoder(model_name: str, serialization_dir: Optional[str] = None) -> str:
+    """
+    The directory (or hub name) to load `model_name` from. An existing directory is used as
+    it is (and its small files are archived into `serialization_dir`, when one is given); a
+    missing one falls back to the copy inside the archive; a hub name is returned unchanged.
+    """
+    archived = os.path.join(serialization_dir, ARCHIVED_ENCODER) if serialization_dir else None
+    expanded = os.path.expanduser(model_name)
+    if os.path.isdir(expanded):
+        if not os.path.isfile(os.path.join(expanded, "config.json")):
+            raise ConfigurationError(
+                f"encoder directory {expanded} has no config.json: not a transformers checkpoint "
+                f"(build one with `allennlp xner-encoder --output-dir DIR`)"
+            )
+        if archived and not os.path.isfile(os.path.join(archived, "config.json")):
+            _archive_small_files(expanded, archived)
+        return expanded
+    if archived and os.path.isfile(os.path.join(archived, "config.json")):
+        logger.info("encoder %s not found; using the copy in %s", model_name, archived)
+        return archived
+    if is_local_path(model_name):
+        raise ConfigurationError(
+            f"encoder directory {expanded} does not exist (XNER_ENCODER / model_name); build it "
+            f"with `allennlp xner-encoder --output-dir {model_name}` or give a Hugging Face name"
+        )
+    return model_name
+
+
+def _archive_small_files(source: str, target: str) -> None:
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".encoder-", dir=parent)
+    try:
+        for name in _SMALL_FILES:
+            path = os.path.join(source, name)
+            if os.path.isfile(path):
+                shutil.copyfile(path, os.path.join(staging, name))
+        os.chmod(staging, 0o755)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            # Another worker archived it first; theirs is identical.
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def default_store() -> str:
+    return os.environ.get(STORE_ENV) or os.path.join(
+        os.path.expanduser("~"), ".cache", "xner_allennlp", "encoders"
+    )
+
+
+_SHA_MEMO: Dict[Tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str) -> str:
+    stat = os.stat(path)
+    memo_key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if memo_key not in _SHA_MEMO:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(chunk)
+        _SHA_MEMO[memo_key] = digest.hexdigest()
+    return _SHA_MEMO[memo_key]
+
+
+def weights_file(directory: str) -> Optional[str]:
+    path = os.path.join(directory, "pytorch_model.bin")
+    return path if os.path.isfile(path) else None
+
+
+def store_weights(path: str, store: Optional[str] = None) -> str:
+    """Puts the weights file `path` into the encoder store (hard link, else copy); returns its
+    SHA-256. Safe when several processes store the same file at once."""
+    sha = file_sha256(path)
+    target_dir = os.path.join(store or default_store(), sha)
+    target = os.path.join(target_dir, "pytorch_model.bin")
+    if os.path.isfile(target):
+        return sha
+    os.makedirs(target_dir, exist_ok=True)
+    temp = os.path.join(target_dir, f".tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        try:
+            os.link(path, temp)
+        except OSError:
+            shutil.copyfile(path, temp)
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return sha
+
+
+def stored_weights(sha: str, store: Optional[str] = None) -> Optional[str]:
+    path = os.path.join(store or default_store(), sha, "pytorch_model.bin")
+    return path if os.path.isfile(path) else None
+
+
+def resolve_weights(model_name: str, source: str, serialization_dir: Optional[str] = None) -> Optional[str]:
+    """
+    The weights file of a frozen encoder: `source`'s own (recorded in the training run's
+    `encoder/weights.json` and put into the store), else the stored file the archive records.
+    `None` for a hub name (transformers finds the weights itself).
+    """
+    own = weights_file(source)
+    record_path = (
+        os.path.join(serialization_dir, ARCHIVED_ENCODER, WEIGHTS_RECORD) if serialization_dir else None
+    )
+    if own is not None:
+        if record_path and not os.path.isfile(record_path):
+            sha = store_weights(own)
+            _write_json(record_path, {"sha256": sha, "file": "pytorch_model.bin", "from": model_name})
+        return own
+    if record_path and os.path.isfile(record_path):
+        with open(record_path, encoding="utf-8") as handle:
+            sha = json.load(handle)["sha256"]
+        stored = stored_weights(sha)
+        if stored is None:
+            raise ConfigurationError(
+                f"the encoder weights this model was trained with (sha256 {sha[:12]}..., from "
+                f"{model_name}) are neither in {model_name} nor in the encoder store "
+                f"{default_store()} (${STORE_ENV}); rebuild them with `allennlp xner-encoder "
+                f"--output-dir DIR` or point XNER_ENCODER_STORE at a store that has them"
+            )
+        return stored
+    if os.path.isdir(source):
+        raise ConfigurationError(f"encoder directory {source} has no pytorch_model.bin")
+    return None
+
+
+def _write_json(path: str, value: Dict) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp = path + f".tmp-{os.getpid()}"
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(temp, path)
