@@ -210,18 +210,32 @@ def append_row(results_path, row):
         value = lengths.get(bucket, {}).get("f1")
         return "-" if value is None else f"{100 * value:.1f}"
 
-    line = (
-        f"| {row['target']} | {row['variant']} | {row['profile']} | {100 * row['dev_precision']:.2f} "
-        f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** | {f1_of('1')} / {f1_of('2')} / "
-        f"{f1_of('>=3')} | {rate(oov.get('type_rate'))} / {rate(oov.get('token_rate'))} "
-        f"| {row['epochs']} ({row['best_epoch']}) "
-        f"| {row['wall_seconds'] // 60} min | {row['train_tokens_per_second']} | {row['commit']} "
-        f"| `{row['command']}` |\n"
-    )
+    if row.get("backend") == "encoder":
+        pieces = report.get("pieces") or {}
+        cache = row.get("feature_cache_seconds")
+        line = (
+            f"| {row['target']} | {row['variant']} | {100 * row['dev_precision']:.2f} "
+            f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** | {f1_of('1')} / "
+            f"{f1_of('2')} / {f1_of('>=3')} | {pieces.get('pieces_per_word', 0):.2f} / "
+            f"{rate(pieces.get('unk_word_rate'))} | {row['epochs']} ({row['best_epoch']}) "
+            f"| {row['wall_seconds'] // 60} min | {'-' if cache is None else f'{cache / 60:.1f} min'} "
+            f"| {row['commit']} | `{row['command']}` |\n"
+        )
+        header_prefix = "| target | variant | P |"
+    else:
+        line = (
+            f"| {row['target']} | {row['variant']} | {row['profile']} | {100 * row['dev_precision']:.2f} "
+            f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** | {f1_of('1')} / {f1_of('2')} / "
+            f"{f1_of('>=3')} | {rate(oov.get('type_rate'))} / {rate(oov.get('token_rate'))} "
+            f"| {row['epochs']} ({row['best_epoch']}) "
+            f"| {row['wall_seconds'] // 60} min | {row['train_tokens_per_second']} | {row['commit']} "
+            f"| `{row['command']}` |\n"
+        )
+        header_prefix = "| target | variant | profile |"
     # Rows go at the end of the results table, so prose after the table stays after it.
     with open(results_path) as handle:
         lines = handle.readlines()
-    header = next(i for i, text in enumerate(lines) if text.startswith("| target | variant"))
+    header = next(i for i, text in enumerate(lines) if text.startswith(header_prefix))
     end = header
     while end < len(lines) and lines[end].startswith("|"):
         end += 1

