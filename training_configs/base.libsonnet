@@ -41,6 +41,19 @@ local profiles = {
     if std.objectHas(profiles, name) then $.paper + profiles[name]
     else error ('XNER_PROFILE ' + name + ' is not one of: ' + std.join(', ', std.objectFields(profiles))),
 
+  // XNER_DISTRIBUTED: allennlp's `distributed` key from a comma-separated device list, one
+  // worker per entry ("-1,-1": two CPU workers over gloo; "0,1": two GPUs over nccl). allennlp
+  // 2.10 evaluates the test set in the primary worker alone after the others have left,
+  // which its all-reducing metrics cannot do, so distributed runs skip evaluate_on_test (run
+  // `allennlp evaluate` on the archive instead).
+  distributed(value=ext('XNER_DISTRIBUTED', 'none'))::
+    local ids = std.split(std.strReplace(value, ' ', ''), ',');
+    local valid = value != '' && std.all([std.length(x) > 0 && std.all([std.member('-0123456789', c) for c in std.stringChars(x)]) for x in ids]);
+    if value == 'none' then {}
+    else if !valid then error ('XNER_DISTRIBUTED must be none or comma-separated device ids (-1 for a CPU worker), got ' + std.toString(value))
+    else if std.length(ids) < 2 then error ('XNER_DISTRIBUTED needs at least two workers, got ' + value)
+    else { distributed: { cuda_devices: [std.parseInt(x) for x in ids] }, evaluate_on_test: false },
+
   // The paper's dimensions. Profiles (profiles/*.libsonnet) may override any of these.
   paper:: {
     char_embedding_dim: 300,
@@ -181,7 +194,7 @@ local profiles = {
       random_seed: std.parseInt(ext('XNER_SEED', '13')),
       numpy_seed: self.random_seed,
       pytorch_seed: self.random_seed,
-    },
+    } + $.distributed(),
 
   // One en -> target experiment on the shared data, the language-specific parts as arguments.
   // `word_vectors`, `characters`, `uroman` and `translation` switch components off for the

@@ -138,7 +138,7 @@ local parse_layers(text) =
       random_seed: std.parseInt(ext('XNER_SEED', '13')),
       numpy_seed: self.random_seed,
       pytorch_seed: self.random_seed,
-    },
+    } + base.distributed(),
 
   // One en -> lang experiment (base.targets holds each target's files and options).
   // `translation`: reverse-translated copies of the English sentences ('append': English and

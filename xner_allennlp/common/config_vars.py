@@ -23,6 +23,7 @@ CONFIG_VARIABLES = {
     "XNER_CUDA_DEVICE": "-1 for CPU (default), or a GPU index",
     "XNER_SEED": "random seed",
     "XNER_FIXTURES": "fixtures directory of fixture.jsonnet (default fixtures)",
+    "XNER_DISTRIBUTED": "none (default) or comma-separated devices, one worker each: -1,-1 (two CPU workers), 0,1 (two GPUs)",
     "XNER_ENCODER": "encoder configs: checkpoint directory or Hugging Face name (default encoders/multilingual-e5-small)",
     "XNER_ENCODER_DIM": "encoder configs: the encoder's hidden size (default 384)",
     "XNER_LAYERS": "encoder configs: hidden states mixed, e.g. 8,12 or last (default 4,...,12)",

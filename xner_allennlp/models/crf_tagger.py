@@ -8,6 +8,7 @@ from allennlp.models import Model
 from allennlp_models.tagging.models.crf_tagger import CrfTagger
 
 from xner_allennlp.modules.conditional_random_field import batched_crf
+from xner_allennlp.training.span_f1 import DistributedSpanBasedF1Measure
 
 # Code of a language as it appears in file names of the paper's data: MUSE vectors
 # (`wiki.multi.es.vec`), CoNLL files (`esp.testa`, `ned.testb`, `deu.testa`, `eng.train`), the
@@ -90,6 +91,12 @@ class XnerCrfTagger(CrfTagger):
         # **kwargs: allennlp's from_params takes the parameters of CrfTagger's constructor.
         super().__init__(vocab, **kwargs)
         self.crf = batched_crf(self.crf)
+        if getattr(self, "_f1_metric", None) is not None:
+            # Same counts and numbers; also adds them up across distributed workers.
+            old = self._f1_metric
+            metric = DistributedSpanBasedF1Measure.__new__(DistributedSpanBasedF1Measure)
+            metric.__dict__.update(old.__dict__)
+            self._f1_metric = metric
 
     @classmethod
     def _load(cls, config: Params, serialization_dir, weights_file=None, cuda_device: int = -1):

@@ -150,7 +150,11 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         self.max_length = min(max_length, getattr(config, "max_position_embeddings", max_length))
         self.train_parameters = train_parameters
         self.encode_batch_pieces = encode_batch_pieces
-        self._config_json = config.to_json_string()
+        # The architecture, not the directory it was read from (an archive's copy of the config
+        # is extracted to a new temporary directory at every load).
+        config_dict = config.to_diff_dict()
+        config_dict.pop("_name_or_path", None)
+        self._config_json = json.dumps(config_dict, indent=2, sort_keys=True) + "\n"
         for parameter in self.transformer.parameters():
             parameter.requires_grad = train_parameters
         self._scalar_mix = (
