@@ -27,7 +27,10 @@ DEV_FILES = {
 SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised"]
 # Encoder backend (training_configs/encoder/): full = English + its reverse translation.
-ENCODER_VARIANTS = ["full", "no_translation", "replace", "characters", "aligned_vectors", "last_layer"]
+ENCODER_VARIANTS = ["full", "no_translation", "replace", "characters", "aligned_vectors", "last_layer",
+                    "self_train"]
+# Unlabelled target text for self-training: the words of these files, never their tags.
+UNLABELLED_TEXT = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 
 
 def sh(command, env=None, log=None):
@@ -60,6 +63,10 @@ def main():
     parser.add_argument("--runs", default=os.path.join(ROOT, "runs"))
     parser.add_argument("--results", default=os.path.join(ROOT, "docs", "RESULTS.md"))
     parser.add_argument("--cuda-device", default="-1")
+    parser.add_argument("--round", type=int, default=1,
+                        help="self_train: round N pseudo-labels with round N-1's model (round 0 = full)")
+    parser.add_argument("--threshold", type=float, default=0.9,
+                        help="self_train: minimum CRF marginal of every token of a kept sentence")
     args = parser.parse_args()
 
     data = os.path.abspath(args.data)
@@ -122,6 +129,29 @@ def main():
         profile = "encoder"
 
     name = f"en_to_{target}-{args.variant}-{profile}"
+    self_training = None
+    if args.variant == "self_train":
+        if target not in UNLABELLED_TEXT:
+            raise SystemExit(f"no unlabelled text for {target}: self-training runs exist for "
+                             f"{', '.join(UNLABELLED_TEXT)}")
+        previous = (f"en_to_{target}-full-{profile}" if args.round == 1
+                    else f"en_to_{target}-self_train{args.round - 1}-{profile}")
+        teacher = os.path.join(args.runs, previous, "model.tar.gz")
+        if not os.path.isfile(teacher):
+            raise SystemExit(f"self_train round {args.round} needs {teacher} (run round "
+                             f"{args.round - 1} first: VARIANT=full for round 1)")
+        name = f"en_to_{target}-self_train{args.round}-{profile}"
+        pseudo = os.path.join(args.runs, "pseudo", f"{target}-round{args.round}-t{args.threshold}.conll")
+        os.makedirs(os.path.dirname(pseudo), exist_ok=True)
+        started_pseudo = time.time()
+        sh([ALLENNLP, "xner-self-train", teacher, os.path.join(data, UNLABELLED_TEXT[target]),
+            "--input-format", "conll", "--threshold", str(args.threshold), "--output-file", pseudo],
+           env=env, log=os.path.join(args.runs, f"{name}.pseudo.log"))
+        with open(os.path.join(args.runs, f"{name}.pseudo.log")) as handle:
+            summary_line = [line for line in handle if "sentences kept" in line][-1].strip()
+        self_training = {"round": args.round, "threshold": args.threshold, "teacher": previous,
+                         "pseudo_seconds": round(time.time() - started_pseudo), "summary": summary_line}
+        env["XNER_PSEUDO"] = pseudo
     run_dir = os.path.join(args.runs, name)
     os.makedirs(args.runs, exist_ok=True)
     train_command = [ALLENNLP, "train", config, "-s", run_dir, "-f"]
@@ -150,6 +180,12 @@ def main():
 
     if args.backend == "encoder":
         command = f"make reproduce TARGET={target} BACKEND=encoder VARIANT={args.variant}"
+        if self_training:
+            command += f" ROUND={args.round} THRESHOLD={args.threshold}"
+        # Settings given through the environment belong to the row's command.
+        for variable in ("XNER_NUM_EPOCHS", "XNER_LAYERS", "XNER_LAYER_MIX", "XNER_SEED"):
+            if os.environ.get(variable):
+                command = f"{variable}={os.environ[variable]} " + command
     else:
         command = f"make reproduce TARGET={target} PROFILE={args.profile} VARIANT={args.variant}"
     row = {
@@ -157,7 +193,8 @@ def main():
         "command": command,
         "commit": commit,
         "target": target,
-        "variant": args.variant,
+        "variant": args.variant if not self_training else f"self_train{args.round}",
+        "self_training": self_training,
         "profile": profile,
         "backend": args.backend,
         "epoch_seconds": durations,

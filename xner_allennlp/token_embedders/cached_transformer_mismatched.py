@@ -150,10 +150,11 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         self.max_length = min(max_length, getattr(config, "max_position_embeddings", max_length))
         self.train_parameters = train_parameters
         self.encode_batch_pieces = encode_batch_pieces
-        # The architecture, not the directory it was read from (an archive's copy of the config
-        # is extracted to a new temporary directory at every load).
+        # The encoder as the config names it, not the directory its config was read from (an
+        # archive's copy is extracted to a new temporary directory at every load). Where the two
+        # agree this is `config.to_json_string()`, so existing caches stay valid.
         config_dict = config.to_diff_dict()
-        config_dict.pop("_name_or_path", None)
+        config_dict["_name_or_path"] = model_name
         self._config_json = json.dumps(config_dict, indent=2, sort_keys=True) + "\n"
         for parameter in self.transformer.parameters():
             parameter.requires_grad = train_parameters

@@ -1,0 +1,219 @@
+"""
+The `cached_transformer_mismatched` token embedder on the tiny random encoder
+(fixtures/encoder/tiny-bert): the same word features as allennlp's
+`pretrained_transformer_mismatched` up to float16, computed once per sentence and cached in
+memory and on disk under a fingerprint of the encoder's weights and the feature recipe.
+"""
+import math
+import shutil
+
+import pytest
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.common.testing import AllenNlpTestCase
+from allennlp.data import Batch, Instance, Token, Vocabulary
+from allennlp.data.fields import TextField
+from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer
+from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
+from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbedder
+
+from tests.conftest import FIXTURES
+from xner_allennlp.token_embedders.cached_transformer_mismatched import (
+    CachedTransformerMismatchedEmbedder,
+)
+
+TINY = str(FIXTURES / "encoder" / "tiny-bert")
+SENTENCES = [
+    "Inés Gutiérrez visitó Würzburg con la Comisión Europea .",
+    "Die Regierung von Würzburg sagte , sie werde Truppen nach Passau schicken .",
+    "ভারী বৃষ্টিতে কুমিল্লা ও টাঙ্গাইলে বন্যা হয়েছে ।",
+    # Words the tiny vocabulary splits into many pieces.
+    "Zwischenstaatlichkeitsverhandlungen Xochimilco-Quetzalcóatl",
+    "Madrid",
+]
+# fp16 rounding of features of magnitude up to a few units.
+FP16 = dict(rtol=2e-3, atol=2e-3)
+
+
+def batch(sentences, indexer=None):
+    indexer = indexer or PretrainedTransformerMismatchedIndexer(TINY)
+    instances = [
+        Instance({"tokens": TextField([Token(w) for w in s.split()], {"encoder": indexer})})
+        for s in sentences
+    ]
+    tensors = Batch(instances)
+    tensors.index_instances(Vocabulary())
+    return tensors.as_tensor_dict()["tokens"]["encoder"]
+
+
+def embedder(**kwargs):
+    kwargs.setdefault("cache_dir", None)
+    return CachedTransformerMismatchedEmbedder(TINY, **kwargs).eval()
+
+
+class TestCachedTransformerMismatched(AllenNlpTestCase):
+    def setup_method(self):
+        super().setup_method()
+        self.inputs = batch(SENTENCES)
+        self.mask = self.inputs["mask"]
+
+    def test_features_equal_allennlp_mismatched_embedder(self):
+        pieces = self.inputs["offsets"][3, :, 1] - self.inputs["offsets"][3, :, 0] + 1
+        assert pieces[0] >= 8 and pieces[1] >= 8  # the long words really are split
+        for mode in ("avg", "first"):
+            reference = PretrainedTransformerMismatchedEmbedder(TINY, sub_token_mode=mode, train_parameters=False)
+            with torch.no_grad():
+                expected = reference.eval()(**self.inputs)
+                ours = embedder(sub_token_mode=mode)(**self.inputs)
+            assert ours.shape == expected.shape == self.mask.shape + (32,)
+            assert ours.dtype == torch.float32
+            torch.testing.assert_close(ours[self.mask], expected[self.mask], **FP16)
+            assert ours[~self.mask].abs().sum() == 0
+            # Through float16, hit or miss.
+            assert torch.equal(ours, ours.half().float())
+
+    def test_cached_call_is_bit_identical(self):
+        encoder = embedder()
+        first = encoder(**self.inputs)
+        assert (encoder.cache.hits, encoder.cache.misses) == (0, len(SENTENCES))
+        second = encoder(**self.inputs)
+        assert encoder.cache.hits == len(SENTENCES)
+        assert torch.equal(first, second)
+        assert torch.equal(first, embedder()(**self.inputs))
+        # A sentence in another batch is the same cached entry.
+        alone = encoder(**batch(SENTENCES[4:]))
+        assert torch.equal(alone[0, :1], first[4, :1])
+        assert encoder.cache.misses == len(SENTENCES)
+
+    def test_disk_cache_is_shared_by_new_instances(self, monkeypatch):
+        directory = self.TEST_DIR / "features"
+        first = embedder(cache_dir=str(directory))
+        expected = first(**self.inputs)
+        assert first.cache.path == str(directory / f"{first.fingerprint()}.sqlite")
+        second = embedder(cache_dir=str(directory))
+        assert torch.equal(second(**self.inputs), expected)
+        assert (second.cache.hits, second.cache.misses) == (len(SENTENCES), 0)
+        # "default": $XNER_FEATURE_CACHE.
+        monkeypatch.setenv("XNER_FEATURE_CACHE", str(self.TEST_DIR / "env-cache"))
+        third = embedder(cache_dir="default")
+        third(**self.inputs)
+        assert third.cache.path.startswith(str(self.TEST_DIR / "env-cache"))
+        fourth = embedder(cache_dir="default")
+        assert torch.equal(fourth(**self.inputs), expected) and fourth.cache.misses == 0
+
+    def test_changed_weights_or_cache_layers_get_another_cache(self, monkeypatch):
+        monkeypatch.setenv("XNER_ENCODER_STORE", str(self.TEST_DIR / "store"))
+        directory = str(self.TEST_DIR / "features")
+        original = embedder(cache_dir=directory)
+        expected = original(**self.inputs)
+        # A training run's encoder, then the same encoder moved away (config from the run's
+        # encoder/ copy, weights from the store): the same cache.
+        copy, run = self.TEST_DIR / "copy", str(self.TEST_DIR / "run")
+        shutil.copytree(TINY, copy)
+        trained = CachedTransformerMismatchedEmbedder(str(copy), cache_dir=directory, serialization_dir=run)
+        trained.eval()(**self.inputs)
+        shutil.move(str(copy), str(self.TEST_DIR / "moved"))
+        loaded = CachedTransformerMismatchedEmbedder(str(copy), cache_dir=directory, serialization_dir=run)
+        assert loaded.cache.path == trained.cache.path
+        assert torch.equal(loaded.eval()(**self.inputs), expected)
+        assert (loaded.cache.hits, loaded.cache.misses) == (len(SENTENCES), 0)
+        # One weight changed in place: another SQLite file, nothing read from the old one.
+        changed = self.TEST_DIR / "changed"
+        shutil.copytree(TINY, changed)
+        before = CachedTransformerMismatchedEmbedder(str(changed), cache_dir=directory).eval()
+        assert torch.equal(before(**self.inputs), expected)
+        state = torch.load(changed / "pytorch_model.bin")
+        state["encoder.layer.1.output.dense.bias"][0] += 1.0  # (a uniform shift would be normalised away)
+        torch.save(state, changed / "pytorch_model.bin")
+        other = CachedTransformerMismatchedEmbedder(str(changed), cache_dir=directory).eval()
+        assert other.cache.path != before.cache.path
+        assert not torch.equal(other(**self.inputs), expected)
+        assert (other.cache.hits, other.cache.misses) == (0, len(SENTENCES))
+        # Other cache_layers (the same last layer mixed): another file too, the same features.
+        layers = embedder(cache_dir=directory, cache_layers="all")
+        assert layers.cache.path != original.cache.path
+        assert torch.equal(layers(**self.inputs), expected)
+        assert layers.cache.hits == 0
+        assert len(list((self.TEST_DIR / "features").glob("*.sqlite"))) == 5
+
+    def test_scalar_mix_and_mean(self):
+        one, two = (embedder(layers=[i])(**self.inputs) for i in (1, 2))
+        mean = embedder(layers=[1, 2], cache_layers="all", layer_mix="mean")
+        torch.testing.assert_close(mean(**self.inputs), (one + two) / 2, rtol=1e-6, atol=1e-6)
+        assert not [p for p in mean.parameters() if p.requires_grad]
+        mix = embedder(layers=[1, 2], cache_layers="all", layer_mix="scalar_mix")
+        # Equal weights at first, then whatever the mix learns.
+        torch.testing.assert_close(mix(**self.inputs), (one + two) / 2, rtol=1e-6, atol=1e-6)
+        with torch.no_grad():
+            mix._scalar_mix.scalar_parameters[0].fill_(math.log(3.0))
+            mix._scalar_mix.gamma.fill_(2.0)
+        output = mix(**self.inputs)
+        torch.testing.assert_close(output, 2 * (0.75 * one + 0.25 * two), rtol=1e-5, atol=1e-5)
+        output.sum().backward()
+        trainable = [name for name, p in mix.named_parameters() if p.requires_grad]
+        assert sorted(trainable) == ["_scalar_mix.gamma", "_scalar_mix.scalar_parameters.0", "_scalar_mix.scalar_parameters.1"]
+        assert all(p.grad is not None for p in mix._scalar_mix.parameters())
+        assert all(p.grad is None for p in mix.transformer.parameters())
+
+    def test_bad_layer_settings(self):
+        with pytest.raises(ConfigurationError, match=r"layers \[1\] are not in cache_layers \[2\]"):
+            embedder(layers=[1], cache_layers=[2])
+        with pytest.raises(ConfigurationError, match="layer 3 does not exist"):
+            embedder(layers=[3])
+        with pytest.raises(ConfigurationError, match="layer_mix"):
+            embedder(layer_mix="max")
+
+    def test_long_sentences_are_encoded_in_windows(self):
+        from transformers import AutoModel
+
+        words = ("Inés visitó Würzburg con la Unión Europea y Joaquín Muñoz en Passau . " * 3).split()
+        long = batch([" ".join(words), " ".join(words[:5] + ["Zwischenstaatlichkeitsverhandlungen"] + words[5:9])])
+        offsets, ids = long["offsets"][0], long["token_ids"][0]
+        assert int(long["wordpiece_mask"][0].sum()) > 3 * 8  # several windows
+        windowed = embedder(max_length=8)(**long)
+        assert windowed.shape[1] == len(words)
+        assert (windowed[0].abs().sum(dim=1) > 0).all()  # every word has features
+        assert (windowed[1, :10].abs().sum(dim=1) > 0).all()  # the 9-piece word too
+        assert torch.isfinite(windowed).all()
+        # The same as encoding each window of whole words (<= 6 pieces + <s> and </s>) alone.
+        model = AutoModel.from_pretrained(TINY).eval()
+        expected, window = [], []
+        spans = [(int(a), int(b)) for a, b in offsets]
+
+        def flush():
+            first, last = window[0][0], window[-1][1]
+            window_ids = torch.cat([ids[:1], ids[first : last + 1], ids[-1:]]).unsqueeze(0)
+            with torch.no_grad():
+                hidden = model(input_ids=window_ids).last_hidden_state[0]
+            expected.extend(hidden[a - first + 1 : b - first + 2].mean(dim=0) for a, b in window)
+            window.clear()
+
+        for a, b in spans:
+            assert b - a + 1 <= 6
+            if window and b - window[0][0] + 1 > 6:
+                flush()
+            window.append((a, b))
+        flush()
+        torch.testing.assert_close(windowed[0], torch.stack(expected), **FP16)
+        # A sentence that fits is encoded as a whole, as with the default max_length.
+        torch.testing.assert_close(
+            embedder(max_length=8)(**batch(["Madrid ."])), embedder()(**batch(["Madrid ."])), rtol=0, atol=0
+        )
+
+    def test_frozen_transformer_is_not_in_the_state_dict(self):
+        mix = embedder(layers=[1, 2], layer_mix="scalar_mix")
+        with torch.no_grad():
+            mix._scalar_mix.scalar_parameters[1].fill_(1.5)
+        wrapped = BasicTextFieldEmbedder({"encoder": mix})
+        state = wrapped.state_dict()
+        assert sorted(state) == [
+            "token_embedder_encoder._scalar_mix.gamma",
+            "token_embedder_encoder._scalar_mix.scalar_parameters.0",
+            "token_embedder_encoder._scalar_mix.scalar_parameters.1",
+        ]
+        fresh = BasicTextFieldEmbedder({"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix")})
+        fresh.load_state_dict(state)  # strict: the transformer's own weights stay
+        assert fresh.token_embedder_encoder._scalar_mix.scalar_parameters[1].item() == 1.5
+        inputs = {"encoder": self.inputs}
+        assert torch.equal(fresh(inputs), wrapped(inputs))
+        assert all(not p.requires_grad for p in mix.transformer.parameters())
