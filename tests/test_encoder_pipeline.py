@@ -121,11 +121,13 @@ def test_train_archive_and_evaluate(trained, tmp_path, monkeypatch):
     assert not [n for n in names if n.endswith("pytorch_model.bin")]
     assert not [k for k in weights if ".transformer." in k]
     assert any("_scalar_mix" in k for k in weights)
-    # They are in the store, under their SHA-256 (hard-linked).
+    # They are in the store, under their SHA-256 (a copy, so rewriting the checkpoint in place
+    # leaves it intact).
     sha = file_sha256(str(trained.checkpoint / "pytorch_model.bin"))
     assert record["sha256"] == sha
     stored = trained.work / "store" / sha / "pytorch_model.bin"
-    assert os.path.samefile(stored, trained.checkpoint / "pytorch_model.bin")
+    assert file_sha256(str(stored)) == sha
+    assert not os.path.samefile(stored, trained.checkpoint / "pytorch_model.bin")
     # Training filled one feature cache ...
     assert len(feature_caches(trained)) == 1
 
@@ -222,3 +224,27 @@ def test_encoder_directory_without_config(trained, monkeypatch):
     missing = trained.work / "no-such-encoder"
     with pytest.raises(ConfigurationError, match=rf"encoder directory {missing} does not exist"):
         CachedTransformerMismatchedEmbedder(str(missing))
+
+
+@contextmanager
+def checkpoint_weights_replaced(trained):
+    """The checkpoint directory rebuilt with other weights (same architecture)."""
+    weights = trained.checkpoint / "pytorch_model.bin"
+    original = trained.work / "original-weights.bin"
+    shutil.copy(str(weights), str(original))
+    state = torch.load(str(weights), map_location="cpu")
+    torch.save({k: v + 1.0 if v.is_floating_point() else v for k, v in state.items()}, str(weights))
+    try:
+        yield
+    finally:
+        shutil.move(str(original), str(weights))
+
+
+def test_changed_checkpoint_weights_use_the_stored_original(trained, monkeypatch):
+    before, _ = _predict_everything(Predictor.from_path(str(trained.archive), "xner_tagger"))
+    with checkpoint_weights_replaced(trained):
+        after, _ = _predict_everything(Predictor.from_path(str(trained.archive), "xner_tagger"))
+        assert after == before
+        monkeypatch.setenv("XNER_ENCODER_STORE", str(trained.work / "empty-store-2"))
+        with pytest.raises(ConfigurationError, match="not the encoder this model was trained with"):
+            load_archive(str(trained.archive))

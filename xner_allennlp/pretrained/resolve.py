@@ -10,7 +10,7 @@ there whenever the original directory no longer exists.
 
 A frozen encoder's weights are not copied into every archive (470 MB that never change, and
 minutes of gzip per archive): the archive records their SHA-256 in `encoder/weights.json`, and
-the weights file is kept, hard-linked where possible, in the encoder store
+a copy of the weights file is kept in the encoder store
 (`$XNER_ENCODER_STORE`, default `~/.cache/xner_allennlp/encoders/<sha256>/`), which training and
 `allennlp xner-encoder` fill. A fine-tuned encoder's weights are in the archive's weights.th.
 """
@@ -128,8 +128,8 @@ def weights_file(directory: str) -> Optional[str]:
 
 
 def store_weights(path: str, store: Optional[str] = None) -> str:
-    """Puts the weights file `path` into the encoder store (hard link, else copy); returns its
-    SHA-256. Safe when several processes store the same file at once."""
+    """Copies the weights file `path` into the encoder store; returns its SHA-256. Safe when
+    several processes store the same file at once."""
     sha = file_sha256(path)
     target_dir = os.path.join(store or default_store(), sha)
     target = os.path.join(target_dir, "pytorch_model.bin")
@@ -138,10 +138,10 @@ def store_weights(path: str, store: Optional[str] = None) -> str:
     os.makedirs(target_dir, exist_ok=True)
     temp = os.path.join(target_dir, f".tmp-{os.getpid()}-{os.urandom(4).hex()}")
     try:
-        try:
-            os.link(path, temp)
-        except OSError:
-            shutil.copyfile(path, temp)
+        # A copy, not a hard link: a checkpoint rewritten in place must not change the store.
+        shutil.copyfile(path, temp)
+        if file_sha256(temp) != sha:
+            raise OSError(f"{path} changed while it was copied into the encoder store")
         os.replace(temp, target)
     finally:
         if os.path.exists(temp):
@@ -164,14 +164,31 @@ def resolve_weights(model_name: str, source: str, serialization_dir: Optional[st
     record_path = (
         os.path.join(serialization_dir, ARCHIVED_ENCODER, WEIGHTS_RECORD) if serialization_dir else None
     )
-    if own is not None:
-        if record_path and not os.path.isfile(record_path):
-            sha = store_weights(own)
-            _write_json(record_path, {"sha256": sha, "file": "pytorch_model.bin", "from": model_name})
-        return own
+    recorded = None
     if record_path and os.path.isfile(record_path):
         with open(record_path, encoding="utf-8") as handle:
-            sha = json.load(handle)["sha256"]
+            recorded = json.load(handle)["sha256"]
+    if own is not None:
+        if record_path and recorded is None:
+            sha = store_weights(own)
+            _write_json(record_path, {"sha256": sha, "file": "pytorch_model.bin", "from": model_name})
+            return own
+        if recorded is None or file_sha256(own) == recorded:
+            return own
+        # The directory now holds other weights than the model was trained with.
+        stored = stored_weights(recorded)
+        if stored is None:
+            raise ConfigurationError(
+                f"{own} is not the encoder this model was trained with (sha256 "
+                f"{file_sha256(own)[:12]}... instead of {recorded[:12]}...), and the encoder "
+                f"store {default_store()} (${STORE_ENV}) does not have the original"
+            )
+        if file_sha256(stored) != recorded:
+            raise ConfigurationError(f"encoder store file {stored} does not match its sha256; remove it")
+        logger.warning("%s changed since training; using the stored original %s", own, stored)
+        return stored
+    if recorded is not None:
+        sha = recorded
         stored = stored_weights(sha)
         if stored is None:
             raise ConfigurationError(
