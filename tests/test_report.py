@@ -17,6 +17,7 @@ from xner_allennlp.evaluation.report import (
     length_bucket,
     length_scores,
     oov_rates,
+    piece_stats,
     span_scores,
 )
 from tests.xner_model_fixture import FIXTURES, trained_archive
@@ -272,3 +273,12 @@ def test_allennlp_evaluate_command_reports_span_f1_per_type(archive, tmp_path, m
     for kind in ("PER", "LOC", "ORG", "MISC", "overall"):
         for name in ("precision", "recall", "f1-measure"):
             assert f"{name}-{kind}" in metrics
+
+
+def test_piece_stats_by_hand():
+    pieces = {"Bruselas": ["▁Bru", "selas"], "visitó": ["▁visit", "ó"], "ঢাকা": ["▁", "<unk>"], ".": ["▁."]}
+    stats = piece_stats(["Bruselas", "visitó", "ঢাকা", ".", "Bruselas"], pieces.__getitem__, "<unk>")
+    assert stats["words"] == 5 and stats["pieces"] == 9
+    assert stats["pieces_per_word"] == 9 / 5
+    assert stats["unk_pieces"] == 1 and stats["unk_piece_rate"] == 1 / 9
+    assert stats["unk_words"] == 1 and stats["unk_word_rate"] == 1 / 5
