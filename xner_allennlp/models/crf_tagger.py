@@ -76,6 +76,10 @@ class XnerCrfTagger(CrfTagger):
     included, and allennlp's decoder goes sentence by sentence) and the log-likelihood's
     gradient from forward-backward marginals (the same values to float rounding).
 
+    Its span F1 is `DistributedSpanBasedF1Measure`: the same counts and numbers as
+    `span_f1` in one process, added up across workers under allennlp's `distributed` training
+    (where allennlp 2.10's own span metric refuses to run).
+
     The one addition is metadata: a model loaded from an archive gets a `target_language`
     attribute (e.g. `"es"`, or `None`), read from the archive's config by
     `infer_target_language`; the `xner_tagger` predictor uses it as its default tokenizer
