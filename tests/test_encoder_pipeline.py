@@ -25,7 +25,7 @@ from transformers import AutoTokenizer
 
 from tests.conftest import FIXTURES, ROOT
 from tests.test_predictor import SENTENCES, _check_offsets, _stub_tags
-from tests.xner_model_fixture import _short_copy
+from tests.xner_model_fixture import _short_copy, environment
 from xner_allennlp.pretrained.resolve import file_sha256
 from xner_allennlp.predictors.xner_tagger import XnerTaggerPredictor
 from xner_allennlp.token_embedders.cached_transformer_mismatched import (
@@ -40,20 +40,6 @@ LONG_WORDS = {
     "de": "Die Zwischenstaatlichkeitsverhandlungen in Würzburg scheiterten, sagte Größmann.",
     "bn": "চ্যাম্পিয়নশিপের ফাইনালে মুর্তজাকে দেখা গেছে।",
 }
-
-
-@contextmanager
-def environment(**values):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ fixtures/conll/en.train (a copy of the fixtures with a shorter training file, so
 in seconds). Not a test module itself.
 """
 import atexit
+import contextlib
 import os
 import pathlib
 import shutil
@@ -18,6 +19,21 @@ EPOCHS = 2
 
 _lock = threading.Lock()
 _archive = None
+
+
+@contextlib.contextmanager
+def environment(**values):
+    """Sets environment variables for the block and restores them afterwards."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _short_copy(path: pathlib.Path, sentences: int, target: pathlib.Path) -> None:
@@ -49,21 +65,12 @@ def trained_archive() -> pathlib.Path:
         for entry in FIXTURES.iterdir():
             if entry.name != "conll":
                 os.symlink(entry, data / entry.name)
-        saved = {k: os.environ.get(k) for k in ("XNER_FIXTURES", "XNER_VECTOR_CACHE")}
-        os.environ["XNER_FIXTURES"] = str(data)
-        os.environ["XNER_VECTOR_CACHE"] = str(work / "vector-cache")
-        try:
+        with environment(XNER_FIXTURES=str(data), XNER_VECTOR_CACHE=str(work / "vector-cache")):
             train_model_from_file(
                 str(ROOT / "training_configs" / "fixture.jsonnet"),
                 str(work / "model"),
                 overrides='{"trainer": {"num_epochs": %d}, "evaluate_on_test": false}' % EPOCHS,
                 force=True,
             )
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         _archive = work / "model" / "model.tar.gz"
         return _archive
