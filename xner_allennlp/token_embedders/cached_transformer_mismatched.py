@@ -186,7 +186,8 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         ).encode())
         for name, tensor in sorted(self.transformer.state_dict().items()):
             digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            # The buffer itself, not a copy: this hashes every weight once per process.
+            digest.update(memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B"))
         return digest.hexdigest()
 
     @property
@@ -291,18 +292,27 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                 hidden = torch.stack([output.hidden_states[k] for k in layers], dim=2)
                 for j, (r, start, end) in enumerate(chunk):
                     content_states[r][start:end] = hidden[j, 1 : 1 + end - start]
-        results = []
-        for (pieces, offsets), states in zip(rows, content_states):
-            words = states.new_zeros((len(offsets), len(layers), self._output_dim))
-            for w, (first, last) in enumerate(offsets):
-                if first < 1:
-                    continue  # a word without pieces: zeros, as in allennlp
-                if self.sub_token_mode == "first":
-                    words[w] = states[first - 1]
-                else:
-                    words[w] = states[first - 1 : last].mean(dim=0)
-            results.append(words)
-        return results
+        return [self._pool_words(states, offsets) for (_, offsets), states in zip(rows, content_states)]
+
+    def _pool_words(self, states: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
+        """One vector per word from its pieces' states (first piece, or their average); zeros
+        for a word without pieces, as in allennlp."""
+        words = states.new_zeros((len(offsets), states.shape[1], states.shape[2]))
+        valid = np.flatnonzero(offsets[:, 0] >= 1)
+        if not len(valid):
+            return words
+        starts = offsets[valid, 0].astype(np.int64) - 1  # content-relative
+        if self.sub_token_mode == "first":
+            words[torch.from_numpy(valid)] = states[torch.from_numpy(starts)]
+            return words
+        lengths = offsets[valid, 1].astype(np.int64) - starts
+        # Every piece of every valid word, and the word it belongs to.
+        pieces = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        owners = np.repeat(valid, lengths)
+        words.index_add_(0, torch.from_numpy(owners), states[torch.from_numpy(pieces)])
+        counts = torch.from_numpy(lengths).to(states.dtype).view(-1, 1, 1)
+        words[torch.from_numpy(valid)] = words[torch.from_numpy(valid)] / counts
+        return words
 
     def _pad_id(self) -> int:
         pad = getattr(self.transformer.config, "pad_token_id", None)
