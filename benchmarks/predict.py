@@ -23,17 +23,37 @@ All with the same torch threads (`auto_threads()`: the idle cores). Prints token
 ratio to the first row; the runs must predict the same tags, else (or if a run fails) the
 script exits non-zero. Target: at least 2,000 tokens/s batched.
 
+First prediction (`--first-prediction` runs only this part): wall time from starting
+`allennlp predict FIXTURE_ARCHIVE input.txt` (a subprocess, from the repository root, so that
+`.allennlp_plugins` loads the package) to its first output line, against allennlp's own import
+in the same run: `import allennlp.commands` in a process of its own (the bare import) and
+allennlp's `import_plugins()` run where there is no `.allennlp_plugins` (what the `allennlp`
+command imports for every subcommand beyond that: all of allennlp and all of allennlp-models;
+not ours to change).
+Two inputs: a Spanish sentence of words read in training, accents included (uroman never
+starts: the archive knows their romanization), and one with a non-ASCII word the archive has
+never seen (uroman starts, from its cached engine). One warm-up round (file cache warm, uroman's
+engine cache written), then `--repeats` rounds, the commands interleaved; medians. The predict
+process runs the `allennlp` console script's code after timing its own `import
+allennlp.commands`, so "beyond its own import" is measured within one process: on a shared
+machine the same import varies by a second or more from one process to the next, more than the
+difference looked for. Target: at most 1.5 s beyond the import for the known-words sentence.
+
     .venv/bin/python benchmarks/predict.py [--sentences 1000] [--batch-size 64]
+    .venv/bin/python benchmarks/predict.py --first-prediction [--repeats 5] [--archive model.tar.gz]
 """
 import argparse
 import json
 import os
 import random
 import shutil
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,6 +81,12 @@ from xner_allennlp.models.crf_tagger import infer_target_language  # noqa: E402
 from xner_allennlp.training.threads import auto_threads  # noqa: E402
 
 TARGET = 2000.0
+FIRST_PREDICTION_TARGET = 1.5  # seconds beyond allennlp's bare import
+# Every word is in fixtures/conll (so in a fixture archive's romanization table).
+KNOWN_WORDS = "Inés Gutiérrez llegó a París con Muñoz ."
+UNSEEN_WORD = "Inés Gutiérrez llegó a Москва ."
+PYTHON = sys.executable
+ALLENNLP = os.path.join(os.path.dirname(sys.executable), "allennlp")
 STOCK_MODULES = {
     "model.type": "crf_tagger",
     "model.text_field_embedder.token_embedders.token_characters.type": "character_encoding",
@@ -136,14 +162,128 @@ def timed(predictor: Predictor, lines: List[str], batch_size: int) -> Dict:
             "tags": [o["tags"] for o in outputs]}
 
 
+# `import allennlp.commands`, timed inside the process (printed to stderr) ...
+TIMED_IMPORT = """
+import sys, time
+start = time.perf_counter()
+import allennlp.commands
+sys.stderr.write("XNER_IMPORT_SECONDS %f\\n" % (time.perf_counter() - start))
+sys.stderr.flush()
+"""
+# ... then `allennlp predict ...` as the `allennlp` console script runs it.
+TIMED_PREDICT = TIMED_IMPORT + """
+from allennlp.__main__ import run
+sys.argv = ["allennlp"] + sys.argv[1:]
+sys.exit(run())
+"""
+
+
+def _timed_command(command: List[str], cwd: str, env: Dict[str, str],
+                   first_line: Optional[str] = None) -> Tuple[float, Optional[float]]:
+    """(wall seconds from starting `command` to its exit, or to its first stdout line starting
+    with `first_line`; the seconds of `import allennlp.commands` it reported, if any)."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                   stderr=errors, text=True, encoding="utf-8")
+        seen = None
+        for line in process.stdout:
+            if first_line is not None and seen is None and line.startswith(first_line):
+                seen = time.perf_counter() - start
+        process.wait()
+        total = time.perf_counter() - start
+        errors.seek(0)
+        log = errors.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{log[-2000:]}")
+    if first_line is not None and seen is None:
+        raise RuntimeError(f"{' '.join(command)} printed no line starting with {first_line!r}")
+    imported = [float(line.split()[1]) for line in log.splitlines()
+                if line.startswith("XNER_IMPORT_SECONDS ")]
+    return (total if first_line is None else seen), (imported[0] if imported else None)
+
+
+BARE = "import allennlp.commands"
+KNOWN = "predict, first line (known words)"
+
+
+def first_prediction(archive: str, workdir: str, repeats: int) -> Dict[str, List[Tuple]]:
+    """(wall seconds, own import seconds) of each timed command, one pair per round."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TQDM_DISABLE="1", OMP_NUM_THREADS="1")
+    elsewhere = tempfile.mkdtemp(dir=workdir)  # no .allennlp_plugins here
+    inputs = {}
+    for name, text in (("known", KNOWN_WORDS), ("unseen", UNSEEN_WORD)):
+        inputs[name] = os.path.join(workdir, f"{name}.txt")
+        with open(inputs[name], "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    predict = [PYTHON, "-c", TIMED_PREDICT, "predict", archive]
+    commands = {
+        BARE: ([PYTHON, "-c", TIMED_IMPORT], elsewhere, None),
+        "allennlp + import_plugins()": (
+            [PYTHON, "-c", "from allennlp.common.plugins import import_plugins; import_plugins()"],
+            elsewhere, None),
+        KNOWN: (predict + [inputs["known"]], ROOT, "prediction:"),
+        "predict, first line (unseen non-ASCII word)": (
+            predict + [inputs["unseen"]], ROOT, "prediction:"),
+    }
+    times: Dict[str, List[Tuple]] = {name: [] for name in commands}
+    for round_number in range(repeats + 1):  # round 0 warms up
+        for name, (command, cwd, first_line) in commands.items():
+            measured = _timed_command(command, cwd, env, first_line)
+            if round_number:
+                times[name].append(measured)
+        if round_number:
+            print(f"  round {round_number}: " + ", ".join(
+                f"{name} {values[-1][0]:.2f} s" for name, values in times.items()), flush=True)
+    return times
+
+
+def report_first_prediction(times: Dict[str, List[Tuple]]) -> bool:
+    wall = {name: statistics.median(w for w, _ in values) for name, values in times.items()}
+    timed = {name: values for name, values in times.items() if all(i is not None for _, i in values)}
+    own = {name: statistics.median(i for _, i in values) for name, values in timed.items()}
+    # Beyond the import that the same process did: no other process's timing is subtracted.
+    beyond = {name: statistics.median(w - i for w, i in values) for name, values in timed.items()}
+    print()
+    print("| command | wall s | its `import allennlp.commands` s | wall beyond that import s |")
+    print("|---|---|---|---|")
+    for name in times:
+        cells = [f"{own[name]:.2f}", f"{beyond[name]:+.2f}"] if name in own else ["", ""]
+        print(f"| {name} | {wall[name]:.2f} | " + " | ".join(cells) + " |")
+    print("(medians over the rounds; the bare import's wall time includes interpreter start "
+          "and exit, the predict rows' end at the first line)")
+    met = beyond[KNOWN] <= FIRST_PREDICTION_TARGET
+    print(f"first prediction: {beyond[KNOWN]:+.2f} s beyond allennlp's own import (target <= "
+          f"{FIRST_PREDICTION_TARGET} s: {'met' if met else 'NOT met'}); load average "
+          f"{os.getloadavg()[0]:.1f}")
+    return met
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--first-prediction", action="store_true",
+                        help="only time the first prediction of `allennlp predict`")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed rounds of the first-prediction commands (default 3)")
+    parser.add_argument("--archive", default=None,
+                        help="static archive for the first-prediction timing (default: a "
+                             "fixture model trained here)")
     args = parser.parse_args()
+    if args.first_prediction:
+        workdir = quiet_workdir("xner-predict-bench-")
+        try:
+            archive = args.archive or train_fixture(workdir)
+            print(f"first prediction of {archive}: {args.repeats} rounds after a warm-up",
+                  flush=True)
+            return 0 if report_first_prediction(first_prediction(archive, workdir, args.repeats)) else 1
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     rng = random.Random(13)
     workdir = quiet_workdir("xner-predict-bench-")
     failed, rows = [], []
+    startup = None
     try:
         text = raw_text(args.sentences, rng)
         print(f"input: {len(text)} raw sentences; predictor {predictor_name()}; "
@@ -180,6 +320,14 @@ def main() -> int:
                 print(f"  {model_name}: the variants predicted DIFFERENT tags")
                 failed.append(f"{model_name}: different predictions")
             rows.append((model_name, results))
+        if "fixture" in archives:
+            print(f"first prediction of the fixture archive ({args.repeats} rounds):", flush=True)
+            try:
+                startup = first_prediction(archives["fixture"], workdir, args.repeats)
+            except Exception:  # noqa: BLE001
+                traceback.print_exc()
+                failed.append("first prediction")
+                startup = None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -195,6 +343,8 @@ def main() -> int:
             rate = results[-1][1]["tokens_per_s"]
             print(f"{model_name}: ours batched {rate:.0f} tokens/s (target >= {TARGET:.0f}: "
                   f"{'met' if rate >= TARGET else 'NOT met'})")
+    if startup is not None and not report_first_prediction(startup):
+        failed.append("first-prediction target")
     if failed:
         print(f"FAILED: {', '.join(failed)}")
     return 1 if failed else 0

@@ -282,3 +282,93 @@ def test_piece_stats_by_hand():
     assert stats["pieces_per_word"] == 9 / 5
     assert stats["unk_pieces"] == 1 and stats["unk_piece_rate"] == 1 / 9
     assert stats["unk_words"] == 1 and stats["unk_word_rate"] == 1 / 5
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), len(data)
+
+
+def test_xner_report_plot(archive, tmp_path, monkeypatch):
+    figure = tmp_path / "figures" / "report.png"
+    monkeypatch.setattr(
+        sys, "argv", ["allennlp", "xner-report", str(archive), ES_TEST, "--plot", str(figure)]
+    )
+    main()
+    width, height, size = _png_size(figure)
+    assert (width, height) == (1000, 400) and size > 10_000
+    with pytest.raises(ConfigurationError, match="--plot report.pdf"):
+        monkeypatch.setattr(
+            sys, "argv", ["allennlp", "xner-report", str(archive), ES_TEST, "--plot", "report.pdf"]
+        )
+        main()
+    # Without --plot the command never imports matplotlib.
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delitem(sys.modules, "xner_allennlp.evaluation.plots", raising=False)
+    monkeypatch.setattr(sys, "argv", ["allennlp", "xner-report", str(archive), ES_TEST])
+    main()
+    assert "matplotlib" not in sys.modules
+
+
+def test_plot_report_by_hand(tmp_path):
+    from xner_allennlp.evaluation.plots import plot_report
+
+    result = {
+        "file": "dev.conll",
+        "sentences": 2,
+        "tokens": 16,
+        "spans": span_scores(GOLD, PREDICTED),
+        "length": length_scores(GOLD, PREDICTED),
+    }
+    path = plot_report(result, str(tmp_path / "by-hand.png"), title="by hand")
+    assert _png_size(tmp_path / "by-hand.png")[:2] == (1000, 400) and path.endswith("by-hand.png")
+
+
+RESULT_ROWS = [
+    {"target": "es", "variant": "full", "profile": "cpu_fast", "dev_f1": 0.6455},
+    {"target": "es", "variant": "word_only", "profile": "cpu_fast", "dev_f1": 0.4269},
+    {"target": "nl", "variant": "full", "profile": "cpu_fast", "dev_f1": 0.6302},
+    {"target": "es", "variant": "full", "profile": "paper", "dev_f1": 0.70},
+    {"target": "es", "variant": "no_translation", "profile": "encoder", "backend": "encoder",
+     "dev_f1": 0.6944},
+    {"target": "nl", "variant": "full", "profile": "cpu_fast", "dev_f1": 0.64},  # replaces 0.6302
+    {"target": "de", "variant": "full", "profile": "cpu_fast", "dev_f1": None},  # no number
+]
+
+
+def _plot_results_script():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "plot_results.py"
+    spec = importlib.util.spec_from_file_location("plot_results_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_results_plot_script(tmp_path, capsys):
+    from xner_allennlp.evaluation.plots import results_table
+
+    targets, variants, f1 = results_table(RESULT_ROWS)
+    assert targets == ["es", "nl"]
+    assert variants == ["full", "word_only", "full (paper)", "encoder/no_translation"]
+    assert f1[("nl", "full")] == pytest.approx(64.0)
+    rows = tmp_path / "results.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in RESULT_ROWS) + "\n", encoding="utf-8")
+    output = tmp_path / "docs" / "results.png"
+    script = _plot_results_script()
+    assert script.main(["--input", str(rows), "--output", str(output)]) == 0
+    width, height, size = _png_size(output)
+    assert (width, height) == (1000, 450) and size > 10_000
+    assert "2 targets (es, nl), 4 variants" in capsys.readouterr().out
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"target": "es"}) + "\n", encoding="utf-8")
+    assert script.main(["--input", str(empty), "--output", str(tmp_path / "x.png")]) == 1
+    assert script.main(["--input", str(tmp_path / "missing.jsonl")]) == 1
+    assert "no such file" in capsys.readouterr().err

@@ -14,6 +14,7 @@ local data = ext('XNER_DATA', '../shared/data');
 local profiles = {
   paper: import 'profiles/paper.libsonnet',
   cpu_fast: import 'profiles/cpu_fast.libsonnet',
+  gpu: import 'profiles/gpu.libsonnet',
 };
 
 {
@@ -67,6 +68,10 @@ local profiles = {
     num_epochs: 200,
     patience: 25,
     batch_size: 10,
+    // Where the trainer runs (XNER_CUDA_DEVICE overrides) and whether it uses mixed precision
+    // (allennlp's use_amp, GPU only): the `gpu` profile sets 0 and true.
+    cuda_device: -1,
+    use_amp: false,
   },
 
   // Word-by-word reverse translation of the English training data (section 3.2).
@@ -186,7 +191,8 @@ local profiles = {
         num_epochs: std.parseInt(ext('XNER_NUM_EPOCHS', std.toString(hp.num_epochs))),
         patience: hp.patience,
         validation_metric: '+f1-measure-overall',
-        cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', '-1')),
+        cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', std.toString(hp.cuda_device))),
+        [if hp.use_amp then 'use_amp']: true,
         checkpointer: { keep_most_recent_by_count: 1 },
         // Torch threads for the cores not busy with other jobs ("auto"), or XNER_NUM_THREADS.
         callbacks: [{ type: 'torch_threads', num_threads: ext('XNER_NUM_THREADS', 'auto') }],

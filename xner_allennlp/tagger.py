@@ -10,6 +10,7 @@ A thin layer over `Predictor.from_path(..., "xner_tagger")`: the same dicts as
 """
 from typing import List, Optional, Sequence, Union
 import os
+import tarfile
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict
@@ -56,7 +57,7 @@ class Tagger:
             predictor = Predictor.from_path(
                 archive_file, "xner_tagger", cuda_device=cuda_device, **kwargs
             )
-        except (OSError, EOFError, ValueError) as error:
+        except (OSError, EOFError, ValueError, tarfile.TarError) as error:
             raise ConfigurationError(f"{archive_file}: not a readable model archive ({error})") from None
         if not isinstance(predictor._model, XnerCrfTagger):
             raise ConfigurationError(

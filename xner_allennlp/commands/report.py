@@ -40,7 +40,8 @@ bucket of its own length; recall = matched gold spans in the bucket / gold spans
 precision = matched predicted spans in the bucket / predicted spans in the bucket; (c) the OOV
 rate of the file against the model's word vectors, by token and by type (paper, Table 6): a
 word, in the normalised form the reader gives it, is OOV when the model's `aligned_vectors`
-embedder has no vector for it (words outside the vocabulary included)."""
+embedder has no vector for it (words outside the vocabulary included). `--plot FILE.png` also
+draws (b) and the F1 per type as bar charts, each bar with its number of gold spans."""
 
 
 @Subcommand.register("xner-report")
@@ -55,6 +56,13 @@ class XnerReport(Subcommand):
         subparser.add_argument("input_file", help="CoNLL file with gold tags")
         subparser.add_argument(
             "--output-file", default=None, help="also write the report as JSON here"
+        )
+        subparser.add_argument(
+            "--plot",
+            default=None,
+            metavar="FILE.png",
+            help="also draw F1 by entity length (1 / 2 / >=3) and by type, with the gold "
+            "counts, into this PNG (matplotlib, no display needed)",
         )
         subparser.add_argument(
             "--cuda-device", type=int, default=-1, help="GPU id, -1 for the CPU (default)"
@@ -81,6 +89,8 @@ def report_from_args(args: argparse.Namespace) -> Dict[str, Any]:
         raise ConfigurationError("--batch-size must be at least 1")
     check_for_gpu(args.cuda_device)
     require_file(args.input_file, "input file")
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise ConfigurationError(f"--plot {args.plot}: the figure is a PNG; give a .png file name")
     archive = load_archive(
         args.archive_file,
         cuda_device=args.cuda_device,
@@ -98,6 +108,12 @@ def report_from_args(args: argparse.Namespace) -> Dict[str, Any]:
         with open(args.output_file, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2, ensure_ascii=False)
             handle.write("\n")
+    if args.plot:
+        # matplotlib only when a figure is asked for.
+        from xner_allennlp.evaluation.plots import plot_report
+
+        plot_report(result, args.plot)
+        print(f"figure: {args.plot}")
     return result
 
 

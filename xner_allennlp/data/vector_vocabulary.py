@@ -1,11 +1,22 @@
 import logging
-from typing import Iterable, List, Optional, Union
+import os
+import tempfile
+from typing import Dict, Iterable, Iterator, List, Optional, Union
 
 from allennlp.data import Instance, Vocabulary
 
 from xner_allennlp.common.word_vectors import load_merged
+from xner_allennlp.data.romanized_token import RomanizedToken
+from xner_allennlp.romanization import romanizer as romanization
 
 logger = logging.getLogger(__name__)
+
+# Beside the namespace files of the vocabulary directory (and so in the archive). A dot file:
+# allennlp's `Vocabulary.from_files` reads every other file there as a namespace.
+ROMANIZED_FILE = ".romanized.tsv"
+_NO_LANGUAGE = "-"
+
+Romanizations = Dict[Optional[str], Dict[str, str]]
 
 
 class VectorVocabulary(Vocabulary):
@@ -33,7 +44,16 @@ class VectorVocabulary(Vocabulary):
     **kwargs
         Everything `from_instances` takes (`min_count`, `max_vocab_size`, `non_padded_namespaces`,
         `tokens_to_add`, ...).
+
+    The vocabulary also keeps the uroman romanizations of the non-ASCII words of the
+    instances (`romanizations`: `{uroman language code: {word: romanized}}`), saved as
+    `.romanized.tsv` in its directory and so in the archive; loading the archive hands them to
+    the `uroman` romanizers (`add_known_romanizations`), so that prediction starts uroman (some
+    seconds) only for a non-ASCII word never read in training. Only what uroman itself gave the
+    instances is stored; the values are the same with or without the file.
     """
+
+    romanizations: Romanizations = {}
 
     @classmethod
     def from_instances_and_vectors(
@@ -45,7 +65,9 @@ class VectorVocabulary(Vocabulary):
         max_vector_words: Optional[int] = None,
         **kwargs,
     ) -> "Vocabulary":
-        vocab = Vocabulary.from_instances(instances, **kwargs)
+        surface: Dict[str, str] = {}
+        vocab = cls.from_instances(_recording_romanized(instances, surface), **kwargs)
+        vocab.romanizations = _uroman_romanizations(surface)
         files = [vector_files] if isinstance(vector_files, str) else list(vector_files)
         table = load_merged(files, encoding=vector_encoding, max_words=max_vector_words)
         before = vocab.get_vocab_size(vector_namespace)
@@ -58,6 +80,77 @@ class VectorVocabulary(Vocabulary):
             ", ".join(files),
         )
         return vocab
+
+    def save_to_files(self, directory: str) -> None:
+        super().save_to_files(directory)
+        if self.romanizations:
+            write_romanizations(os.path.join(directory, ROMANIZED_FILE), self.romanizations)
+
+    @classmethod
+    def from_files(cls, directory, padding_token=None, oov_token=None) -> "Vocabulary":
+        vocab = super().from_files(directory, padding_token, oov_token)
+        path = os.path.join(str(directory), ROMANIZED_FILE)
+        if os.path.isfile(path):
+            vocab.romanizations = read_romanizations(path)
+            romanization.add_known_romanizations(vocab.romanizations)
+        return vocab
+
+
+def _recording_romanized(instances: Iterable[Instance], surface: Dict[str, str]) -> Iterator[Instance]:
+    """`instances`, recording the romanized form of every non-ASCII surface word on the way."""
+    for instance in instances:
+        field = instance.fields.get("tokens")
+        for token in getattr(field, "tokens", ()):
+            if isinstance(token, RomanizedToken) and token.surface and not token.surface.isascii():
+                surface.setdefault(token.surface, token.romanized)
+        yield instance
+
+
+def _uroman_romanizations(surface: Dict[str, str]) -> Romanizations:
+    """
+    The (language, word, romanized) of the instances that uroman gave this process: the
+    instances say which words and forms, the romanizer's record which uroman language code
+    (none in the shipped configs).
+    """
+    table: Romanizations = {}
+    for language, known in list(romanization._known.items()):
+        words = {w: r for w, r in surface.items() if known.get(w) == r and _storable(w, r)}
+        if words:
+            table[language] = dict(sorted(words.items()))
+    return table
+
+
+def _storable(word: str, romanized: Optional[str]) -> bool:
+    return bool(romanized) and not any(c in s for s in (word, romanized) for c in "\t\n\r")
+
+
+def write_romanizations(path: str, table: Romanizations) -> None:
+    """One `language<TAB>word<TAB>romanized` line per entry (`-`: no language), atomically."""
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=directory, prefix=".romanized-", delete=False
+    ) as handle:
+        for language in sorted(table, key=lambda code: code or ""):
+            for word, romanized in table[language].items():
+                handle.write(f"{language or _NO_LANGUAGE}\t{word}\t{romanized}\n")
+    # NamedTemporaryFile creates 0600; give the file the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(handle.name, 0o666 & ~umask)
+    os.replace(handle.name, path)
+
+
+def read_romanizations(path: str) -> Romanizations:
+    table: Romanizations = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 3:
+                logger.warning("%s: ignoring a malformed line", path)
+                continue
+            language, word, romanized = fields
+            table.setdefault(None if language == _NO_LANGUAGE else language, {})[word] = romanized
+    return table
 
 
 Vocabulary.register("from_instances_and_vectors", constructor="from_instances_and_vectors")(

@@ -57,6 +57,9 @@ class MultiSourceReader(DatasetReader):
             # The sub-readers shard like this reader (distributed workers, data-loader workers).
             source.reader._worker_info = self._worker_info
             source.reader._distributed_info = self._distributed_info
+            # One small source (a few pseudo-labelled sentences) may leave a worker without any
+            # of its sentences; the other sources still give that worker some.
+            source.reader.check_worker_share = False
             yield from source.reader._read(source.path)
 
     def source_names(self, file_path: str) -> List[str]:

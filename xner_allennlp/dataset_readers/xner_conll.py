@@ -117,12 +117,34 @@ class XnerConllReader(DatasetReader):
         self._shuffle_words = shuffle_words
         self._shuffle_seed = shuffle_seed
 
+    # Whether `_read` fails when distributed training has more workers than the file sentences
+    # (a `multi_source` reader turns it off for its sources).
+    check_worker_share = True
+
     # ------------------------------------------------------------------ reading files
 
     def _read(self, file_path) -> Iterable[Instance]:
         path = require_file(file_path, "data file")
-        sentences = self.read_sentences(path)
-        for position, (first_line, words, tags) in self.shard_iterable(enumerate(sentences)):
+        counted = [0]
+
+        def sentences() -> Iterator[Tuple[int, Tuple[int, List[str], List[str]]]]:
+            for item in enumerate(self.read_sentences(path)):
+                counted[0] += 1
+                yield item
+
+        yield from self._instances(path, self.shard_iterable(sentences()))
+        # Distributed training shards the sentences (worker k reads sentences k, k + n, ...):
+        # a worker without any would train and validate on nothing and stall the others.
+        workers = _distributed_world_size()
+        if workers > counted[0] and self.max_instances is None and self.check_worker_share:
+            raise ConfigurationError(
+                f"{path}: {counted[0]} sentence{'s' if counted[0] != 1 else ''} for {workers} "
+                "distributed workers: every worker reads its own share of the sentences and needs "
+                "at least one (use fewer workers, XNER_DISTRIBUTED, or a larger file)"
+            )
+
+    def _instances(self, path: str, shard) -> Iterator[Instance]:
+        for position, (first_line, words, tags) in shard:
             tags = self._to_bioul(tags, path, first_line)
             if self._shuffle_words:
                 words, tags = shuffle_keeping_entities(
@@ -231,6 +253,17 @@ class XnerConllReader(DatasetReader):
         if tags is not None:
             fields["tags"] = SequenceLabelField(tags, text_field, "labels")
         return Instance(fields)
+
+
+def _distributed_world_size() -> int:
+    """The number of distributed workers (1 outside distributed training)."""
+    from allennlp.common import util
+
+    if not util.is_distributed():
+        return 1
+    import torch.distributed as dist
+
+    return dist.get_world_size()
 
 
 def _transfer_case(source: str, translated: str) -> str:

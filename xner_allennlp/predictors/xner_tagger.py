@@ -1,10 +1,10 @@
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-import spacy
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict
 from allennlp.data import DatasetReader, Instance
@@ -31,6 +31,20 @@ DEFAULT_LANGUAGE = "xx"
 # Tokens after which a long input is preferably cut (the Bengali danda included).
 _SENTENCE_END = {".", "!", "?", "\u0964", "\u2026", "...", ";"}
 INPUT_NAME = "predictor input"
+
+_tokenizers: Dict[str, Any] = {}
+_tokenizers_lock = threading.Lock()
+
+
+def blank_tokenizer(language: str):
+    """spaCy's rule-based tokenizer of `language` (`spacy.blank`), built once per process."""
+    with _tokenizers_lock:
+        tokenizer = _tokenizers.get(language)
+        if tokenizer is None:
+            import spacy
+
+            tokenizer = _tokenizers[language] = spacy.blank(language).tokenizer
+        return tokenizer
 
 
 @dataclass
@@ -126,7 +140,7 @@ class XnerTaggerPredictor(Predictor):
         if max_tokens < 1 or max_batch_size < 1:
             raise ConfigurationError("xner_tagger: max_tokens and max_batch_size must be >= 1")
         self.language = language
-        self._tokenizer = spacy.blank(language).tokenizer
+        self._tokenizer = blank_tokenizer(language)
         self._max_tokens = max_tokens
         self._max_batch_size = max_batch_size
         self._line_number = 0
