@@ -25,7 +25,7 @@ from allennlp.data import Vocabulary
 from allennlp.training.metrics import SpanBasedF1Measure
 
 import tests.distributed_recorder  # noqa: F401 - registers xner_test_record_instances
-from tests.xner_model_fixture import FIXTURES, ROOT
+from tests.xner_model_fixture import FIXTURES, ROOT, _short_copy
 from xner_allennlp.common import word_vectors
 from xner_allennlp.common.word_vectors import load_word_vectors
 from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
@@ -49,17 +49,6 @@ OVERRIDES = json.dumps(
 # Fork: the workers share the test's memory and imports, and start at once. Safe here: no
 # process group exists in the parent, and torch runs one thread (conftest).
 FORK = multiprocessing.get_context("fork")
-
-
-def _short_copy(path: pathlib.Path, sentences: int, target: pathlib.Path) -> None:
-    kept, count = [], 0
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        kept.append(line)
-        if not line.strip():
-            count += 1
-            if count >= sentences:
-                break
-    target.write_text("".join(kept), encoding="utf-8")
 
 
 def _fixture_copy(root: pathlib.Path) -> pathlib.Path:
