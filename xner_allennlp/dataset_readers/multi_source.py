@@ -72,13 +72,15 @@ class MultiSourceReader(DatasetReader):
             )
         return names
 
+    def _first_reader(self) -> DatasetReader:
+        # The sources share one input format; the first one stands for all of them.
+        return next(iter(self.sources.values())).reader
+
     def text_to_instance(self, *args, **kwargs) -> Instance:  # type: ignore
-        return next(iter(self.sources.values())).reader.text_to_instance(*args, **kwargs)
+        return self._first_reader().text_to_instance(*args, **kwargs)
 
     def apply_token_indexers(self, instance: Instance) -> None:
-        for source in self.sources.values():
-            source.reader.apply_token_indexers(instance)
-            return
+        self._first_reader().apply_token_indexers(instance)
 
     def read_sentences(self, path: str):
-        return next(iter(self.sources.values())).reader.read_sentences(path)
+        return self._first_reader().read_sentences(path)
