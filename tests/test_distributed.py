@@ -46,9 +46,9 @@ OVERRIDES = json.dumps(
         ],
     }
 )
-# Fork: the workers share the test's memory and imports, and start at once. Safe here: no
-# process group exists in the parent, and torch runs one thread (conftest).
-FORK = multiprocessing.get_context("fork")
+# Spawn, not fork: after the rest of the suite the parent has tokenizers' and torch's threads,
+# and a forked child can inherit one of their locks held and hang (seen once in a full run).
+WORKERS = multiprocessing.get_context("spawn")
 
 
 def _fixture_copy(root: pathlib.Path) -> pathlib.Path:
@@ -215,8 +215,8 @@ def _gloo_worker(rank: int, rendezvous: str, directory: str, results) -> None:
 
 
 def _run_workers(target, args, count: int = 2, timeout: float = 120):
-    results = FORK.Queue()
-    processes = [FORK.Process(target=target, args=(rank, *args, results)) for rank in range(count)]
+    results = WORKERS.Queue()
+    processes = [WORKERS.Process(target=target, args=(rank, *args, results)) for rank in range(count)]
     for process in processes:
         process.start()
     try:
@@ -308,7 +308,7 @@ def _feature_cache_worker(rank: int, directory: str, barrier, results) -> None:
 def test_feature_cache_written_by_two_processes_at_once(tmp_path):
     for trial in range(3):
         directory = str(tmp_path / f"features-{trial}")
-        assert _run_workers(_feature_cache_worker, (directory, FORK.Barrier(2))) == [[], []]
+        assert _run_workers(_feature_cache_worker, (directory, WORKERS.Barrier(2))) == [[], []]
 
 
 def _vector_worker(rank: int, path: str, barrier, results) -> None:
@@ -326,7 +326,7 @@ def test_vector_cache_built_by_two_processes_at_once(tmp_path, monkeypatch):
     monkeypatch.setenv("XNER_VECTOR_CACHE", str(cache))
     path = str(FIXTURES / "vectors" / "wiki.multi.es.vec")
     expected = load_word_vectors(path, use_cache=False)
-    results = _run_workers(_vector_worker, (path, FORK.Barrier(2)))
+    results = _run_workers(_vector_worker, (path, WORKERS.Barrier(2)))
     for result in results:
         assert isinstance(result, tuple), result
         words, matrix = result
