@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import pathlib
+import queue
 import random
 import subprocess
 import sys
@@ -219,8 +220,14 @@ def _run_workers(target, args, count: int = 2, timeout: float = 120):
     processes = [WORKERS.Process(target=target, args=(rank, *args, results)) for rank in range(count)]
     for process in processes:
         process.start()
+    found = {}
     try:
-        found = dict(results.get(timeout=timeout) for _ in processes)
+        for _ in processes:
+            try:
+                rank, result = results.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"workers gave no result within {timeout} s; got {found}") from None
+            found[rank] = result
     finally:
         for process in processes:
             process.join(10)
@@ -287,37 +294,47 @@ def test_bad_xner_distributed_values_are_named(monkeypatch):
 # ---------------------------------------------------------------- caches built by two processes at once
 
 
-def _feature_cache_worker(rank: int, directory: str, barrier, results) -> None:
+def _feature_cache_worker(rank: int, directory: str, trials: int, barrier, results) -> None:
     try:
-        cache = FeatureCache("fingerprint", (2, 3), cache_dir=directory)
-        barrier.wait()  # both open the new SQLite file at the same moment
-        mine = range(rank * 60, rank * 60 + 120)  # 60 keys written by both
-        for start in range(0, 120, 8):
-            keys = list(mine)[start : start + 8]
-            cache.put_many((f"k{i}".encode(), np.full((1 + i % 4, 2, 3), i, np.float16)) for i in keys)
-            cache.get_many([f"k{i}".encode() for i in range(0, 180, 5)])
-        barrier.wait()
-        fresh = FeatureCache("fingerprint", (2, 3), cache_dir=directory)  # disk only
-        found = fresh.get_many([f"k{i}".encode() for i in range(180)])
-        bad = [i for i, v in enumerate(found) if v is None or v.shape != (1 + i % 4, 2, 3) or not (v == i).all()]
+        bad = {}
+        for trial in range(trials):
+            # A new cache file each trial: opening one at the same moment is where SQLite
+            # failed without waiting (about 1 open in 4), so one worker pair tries it often.
+            trial_directory = os.path.join(directory, str(trial))
+            cache = FeatureCache("fingerprint", (2, 3), cache_dir=trial_directory)
+            barrier.wait(60)  # both open the new SQLite file at the same moment
+            mine = range(rank * 60, rank * 60 + 120)  # 60 keys written by both
+            for start in range(0, 120, 8):
+                keys = list(mine)[start : start + 8]
+                cache.put_many((f"k{i}".encode(), np.full((1 + i % 4, 2, 3), i, np.float16)) for i in keys)
+                cache.get_many([f"k{i}".encode() for i in range(0, 180, 5)])
+            barrier.wait(60)  # a timeout, so that one worker's error does not hang the other
+            fresh = FeatureCache("fingerprint", (2, 3), cache_dir=trial_directory)
+            found = fresh.get_many([f"k{i}".encode() for i in range(180)])  # disk only
+            wrong = [i for i, v in enumerate(found) if v is None or v.shape != (1 + i % 4, 2, 3) or not (v == i).all()]
+            if wrong:
+                bad[trial] = wrong
+            cache.close()
+            fresh.close()
         results.put((rank, bad))
     except BaseException as error:  # noqa: BLE001
+        barrier.abort()  # the other worker stops waiting and reports too
         results.put((rank, repr(error)))
 
 
 def test_feature_cache_written_by_two_processes_at_once(tmp_path):
-    for trial in range(3):
-        directory = str(tmp_path / f"features-{trial}")
-        assert _run_workers(_feature_cache_worker, (directory, WORKERS.Barrier(2))) == [[], []]
+    results = _run_workers(_feature_cache_worker, (str(tmp_path), 12, WORKERS.Barrier(2)))
+    assert results == [{}, {}]
 
 
 def _vector_worker(rank: int, path: str, barrier, results) -> None:
     try:
         word_vectors._memory.clear()  # not the parent's in-process copy: the disk cache
-        barrier.wait()  # both find no cache and parse, then write it
+        barrier.wait(60)  # both find no cache and parse, then write it
         table = load_word_vectors(path)
         results.put((rank, (table.words, table.matrix.tolist())))
     except BaseException as error:  # noqa: BLE001
+        barrier.abort()
         results.put((rank, repr(error)))
 
 

@@ -9,12 +9,16 @@ never read), and several processes (distributed workers) may read and write one 
 from typing import Dict, Iterable, List, Optional, Tuple
 import logging
 import os
+import random
 import sqlite3
 import threading
+import time
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+_OPEN_TIMEOUT_S = 600
 
 CACHE_ENV = "XNER_FEATURE_CACHE"
 
@@ -70,12 +74,27 @@ class FeatureCache:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             assert self.path is not None
-            self._db = sqlite3.connect(self.path, timeout=600, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS features (key BLOB PRIMARY KEY, words INTEGER, value BLOB)"
-            )
-            self._db.commit()
+            # Switching a new file to WAL and creating the table take locks for which SQLite
+            # does not call its busy handler: a second process opening the same new cache at
+            # that moment gets "database is locked" at once (seen in about 1 of 4 simultaneous
+            # opens), so the set-up is retried here rather than failing the worker.
+            deadline = time.monotonic() + _OPEN_TIMEOUT_S
+            while True:
+                db = sqlite3.connect(self.path, timeout=_OPEN_TIMEOUT_S, check_same_thread=False)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute(
+                        "CREATE TABLE IF NOT EXISTS features "
+                        "(key BLOB PRIMARY KEY, words INTEGER, value BLOB)"
+                    )
+                    db.commit()
+                    break
+                except sqlite3.OperationalError as error:
+                    db.close()
+                    if "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(random.uniform(0.01, 0.1))
+            self._db = db
         return self._db
 
     def __getstate__(self):
