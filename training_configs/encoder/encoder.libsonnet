@@ -128,7 +128,10 @@ local parse_layers(text) =
         num_epochs: hp.num_epochs,
         patience: hp.patience,
         validation_metric: '+f1-measure-overall',
-        cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', '-1')),
+        // The device and mixed precision of XNER_PROFILE (`gpu`: GPU 0 with use_amp); the
+        // rest of the static profiles does not apply to this path.
+        cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', std.toString(base.profile().cuda_device))),
+        [if base.profile().use_amp then 'use_amp']: true,
         checkpointer: { keep_most_recent_by_count: 1 },
         callbacks: [{ type: 'torch_threads', num_threads: ext('XNER_NUM_THREADS', 'auto') }],
       },

@@ -1,5 +1,10 @@
-from typing import Optional, Union
+from typing import List, Optional, Union
+import logging
 import os
+import re
+import unicodedata
+
+logger = logging.getLogger(__name__)
 
 
 class InputFormatError(ValueError):
@@ -23,14 +28,105 @@ def require_file(path: Union[str, os.PathLike], what: str) -> str:
     return path
 
 
+# C0 and C1 control characters other than tab: never part of a word, and a NUL or an ESC in a
+# token is a sign of a binary or damaged file rather than text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Columns are separated by ASCII spaces and tabs only: U+00A0 and the other Unicode spaces
+# belong to the token they are in (str.split() would cut the token there and shift columns).
+_FIELD = re.compile("[^ \t]+")
+# UTF-8 read as a one-byte encoding: a lead byte (U+00C2-U+00F4) followed by continuation bytes
+# (U+0080-U+00BF), e.g. "Ã±" for "ñ".
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]+")
+_ONE_BYTE_ENCODINGS = ("latin", "iso8859", "iso-8859", "cp125", "windows-125", "l1")
+
+
 def decode_line(raw: bytes, encoding: str, path: Union[str, os.PathLike], line: int, option: str) -> str:
     """
-    Decodes one line of a data file; bytes that are not valid `encoding` raise an
-    `InputFormatError` at `path:line` that names the `option` that sets the encoding.
+    Decodes one line of a data file under the package's one text policy, the same for data
+    files, dictionaries, vector files and predict input:
+
+    - bytes that are not valid `encoding` raise an `InputFormatError` at `path:line` that names
+      the `option` that sets the encoding;
+    - the line ending (`\\n` or `\\r\\n`) is removed; a carriage return left inside the line (a
+      file with CR-only line endings, which would otherwise read as one line) is an error;
+    - control characters other than tab (NUL, ESC, ...) are an error naming the code point;
+    - a byte-order mark at the start of line 1 is dropped;
+    - the text is returned in Unicode NFC, so that a word is the same string in every file
+      whichever normal form its file used.
     """
     try:
-        return raw.decode(encoding)
+        text = raw.decode(encoding)
     except UnicodeDecodeError as error:
         raise InputFormatError(
             path, line, f"bytes that are not valid {encoding} ({error.reason}); set {option}"
         ) from None
+    return check_text(text, path, line)
+
+
+def check_text(text: str, path: Union[str, os.PathLike], line: int) -> str:
+    """`decode_line`'s policy for a line that is already text (see there)."""
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    if line == 1 and text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        raise InputFormatError(
+            path,
+            line,
+            "carriage return inside a line: the file has CR-only (old Mac) line endings; "
+            "convert it to \\n or \\r\\n line endings (e.g. `tr '\\r' '\\n'`)",
+        )
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise _control_error(text, control, path, line)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
+def _control_error(text: str, match, path, line) -> InputFormatError:
+    return InputFormatError(
+        path,
+        line,
+        f"control character U+{ord(match.group()):04X} at column {match.start() + 1}; expected "
+        "text (is this a binary or damaged file?)",
+    )
+
+
+def split_fields(line: str) -> List[str]:
+    """The columns of a line: separated by ASCII spaces and tabs only (see `_FIELD`)."""
+    return _FIELD.findall(line)
+
+
+def mojibake_example(text: str, encoding: str) -> Optional[str]:
+    """
+    When `text` was decoded with a one-byte `encoding` but reads as UTF-8 (e.g. "Ã±" that is
+    "ñ"), returns a short "'Ã±' is 'ñ' in UTF-8" example for a warning; otherwise `None`.
+    """
+    normalized = encoding.lower().replace("_", "-")
+    if not normalized.startswith(_ONE_BYTE_ENCODINGS) or text.isascii():
+        return None
+    match = _MOJIBAKE.search(text)
+    if match is None:
+        return None
+    try:
+        fixed = match.group().encode(encoding).decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+    return f"{match.group()!r} is {fixed!r} in UTF-8"
+
+
+def warn_mojibake(text: str, encoding: str, path: Union[str, os.PathLike], line: int) -> bool:
+    """Logs one loud warning when `text` looks like UTF-8 decoded as `encoding`; says if so."""
+    example = mojibake_example(text, encoding)
+    if example is None:
+        return False
+    logger.warning(
+        "%s:%d: this %s file looks like UTF-8 (%s): set the encoding to utf-8, or the words will "
+        "not match their vectors, dictionaries or the model's vocabulary",
+        path,
+        line,
+        encoding,
+        example,
+    )
+    return True

@@ -301,17 +301,22 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         valid = np.flatnonzero(offsets[:, 0] >= 1)
         if not len(valid):
             return words
+
+        def index(array: np.ndarray) -> torch.Tensor:
+            # On the states' device: index_add_ refuses CPU indices for GPU tensors.
+            return torch.from_numpy(array).to(states.device)
+
         starts = offsets[valid, 0].astype(np.int64) - 1  # content-relative
         if self.sub_token_mode == "first":
-            words[torch.from_numpy(valid)] = states[torch.from_numpy(starts)]
+            words[index(valid)] = states[index(starts)]
             return words
         lengths = offsets[valid, 1].astype(np.int64) - starts
         # Every piece of every valid word, and the word it belongs to.
         pieces = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         owners = np.repeat(valid, lengths)
-        words.index_add_(0, torch.from_numpy(owners), states[torch.from_numpy(pieces)])
-        counts = torch.from_numpy(lengths).to(states.dtype).view(-1, 1, 1)
-        words[torch.from_numpy(valid)] = words[torch.from_numpy(valid)] / counts
+        words.index_add_(0, index(owners), states[index(pieces)])
+        counts = index(lengths).to(states.dtype).view(-1, 1, 1)
+        words[index(valid)] = words[index(valid)] / counts
         return words
 
     def _pad_id(self) -> int:
