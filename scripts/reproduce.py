@@ -25,7 +25,11 @@ DEV_FILES = {
     "bn": ("bengali/bn.dev.txt", "utf-8"),
 }
 SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
-VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised"]
+VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised",
+            "multi_source"]
+# multi_source (training_configs/multi_source/): the labelled sources of each target, and files.
+MULTI_SOURCES = {"es": ["en", "nl"], "nl": ["en", "es"], "de": ["en", "es", "nl"], "bn": ["en", "es", "nl"]}
+SOURCE_TRAIN = {"en": "conll2003/eng.train", "es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 # Encoder backend (training_configs/encoder/): full = English + its reverse translation.
 ENCODER_VARIANTS = ["full", "no_translation", "replace", "characters", "aligned_vectors", "last_layer",
                     "self_train"]
@@ -81,13 +85,19 @@ def main():
     dev = os.path.join(data, dev)
     dictionary = os.path.join(data, "dictionaries", f"en-{target}.txt")
 
-    vector_dir = os.path.join(args.runs, "vectors", f"en-{target}")
-    source_vectors = os.path.join(vector_dir, "vectors-en.vec")
-    target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
-    if not (os.path.isfile(source_vectors) and os.path.isfile(target_vectors)):
-        sh([ALLENNLP, "xner-align", "--method", "projection",
-            "--source", os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
-            "--dictionary", dictionary, "--output-dir", vector_dir])
+    def projected(language):
+        """English and `language` vectors projected onto English GloVe (one space for all)."""
+        vector_dir = os.path.join(args.runs, "vectors", f"en-{language}")
+        english = os.path.join(vector_dir, "vectors-en.vec")
+        foreign = os.path.join(vector_dir, f"vectors-{language}.vec")
+        if not (os.path.isfile(english) and os.path.isfile(foreign)):
+            sh([ALLENNLP, "xner-align", "--method", "projection",
+                "--source", os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
+                "--dictionary", os.path.join(data, "dictionaries", f"en-{language}.txt"),
+                "--output-dir", vector_dir])
+        return english, foreign
+
+    source_vectors, target_vectors = projected(target)
 
     config = os.path.join("training_configs", f"en_to_{target}.jsonnet")
     if args.backend == "encoder":
@@ -98,6 +108,8 @@ def main():
             config = os.path.join("training_configs", "encoder", "ablations", f"{args.variant}.jsonnet")
     elif args.variant not in VARIANTS:
         raise SystemExit(f"static variants: {', '.join(VARIANTS)}")
+    elif args.variant == "multi_source":
+        config = os.path.join("training_configs", "multi_source", f"to_{target}.jsonnet")
     elif args.variant not in ("full", "supervised"):
         config = os.path.join("training_configs", "ablations", f"{args.variant}.jsonnet")
         if target != "es":
@@ -121,6 +133,12 @@ def main():
         train_file = os.path.join(data, SUPERVISED_TRAIN[target])
         env["XNER_DICTIONARY"] = "none"
     env["XNER_TRAIN"] = train_file
+    train_files = [train_file]
+    if args.variant == "multi_source" and args.backend == "static":
+        for language in MULTI_SOURCES[target]:
+            if language != "en":
+                env[f"XNER_VECTORS_{language.upper()}"] = projected(language)[1]
+        train_files = [os.path.join(data, SOURCE_TRAIN[s]) for s in MULTI_SOURCES[target]]
     profile = args.profile
     if args.backend == "encoder":
         env.update(XNER_ENCODER=args.encoder, XNER_TARGET=target,
@@ -175,7 +193,7 @@ def main():
     with open(report_file) as handle:
         report = json.load(handle)
     epochs = train_metrics.get("epoch", 0) + 1
-    tokens_per_second = count_tokens(train_file) * epochs / max(train_seconds, 1e-9)
+    tokens_per_second = sum(map(count_tokens, train_files)) * epochs / max(train_seconds, 1e-9)
     durations = epoch_durations(run_dir, epochs)
 
     if args.backend == "encoder":

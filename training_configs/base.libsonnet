@@ -148,7 +148,9 @@ local profiles = {
             [if word_vectors then 'tokens']: {
               type: 'aligned_vectors',
               embedding_dim: vector_dim,
-              pretrained_file: [source_vectors, target_vectors],
+              // One source's vectors, or several sources' (multi_source/) merged first.
+              pretrained_file:
+                (if std.isArray(source_vectors) then source_vectors else [source_vectors]) + [target_vectors],
             },
             [if characters then 'token_characters']: {
               // character_encoding's parameters and output, each distinct word of a batch

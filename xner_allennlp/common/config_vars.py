@@ -33,7 +33,12 @@ CONFIG_VARIABLES = {
     "XNER_TRAIN_ENCODER": "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)",
     "XNER_PSEUDO": "encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside English, or none",
     "XNER_TARGET": "encoder ablation configs: the target language (default es)",
+    "XNER_SOURCES": "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)",
 }
+# multi_source configs: each source's (and the target's default) aligned vectors.
+CONFIG_VARIABLES.update(
+    {f"XNER_VECTORS_{lang.upper()}": f"multi_source configs: aligned {lang} vectors" for lang in ("es", "nl", "de", "bn")}
+)
 
 
 def define_config_variables() -> None:

@@ -1,0 +1,60 @@
+// Multi-source transfer, the paper's "+" setting (CTNER+): the tagger trains on several
+// labelled source languages at once (English, Spanish, Dutch CoNLL), English reverse-translated
+// into the target as in base.libsonnet, the other sources as they are (no dictionary between
+// them and the target). Still zero-shot: the target's labels are never read; its dev set
+// selects the model.
+//
+// XNER_SOURCES: the sources, comma-separated (default: the config's); each source's aligned
+// vectors come from XNER_VECTORS_<LANG> (English: XNER_SOURCE_VECTORS), all in the one space of
+// the target's XNER_TARGET_VECTORS and merged into one table.
+local base = import '../base.libsonnet';
+local ext = base.ext;
+local data = base.data;
+
+{
+  train_files:: {
+    en: data + '/conll2003/eng.train',
+    es: data + '/conll2002/esp.train',
+    nl: data + '/conll2002/ned.train',
+  },
+
+  vectors(lang)::
+    local default = data + '/vectors/wiki.multi.' + lang + '.vec';
+    if lang == 'en' then ext('XNER_SOURCE_VECTORS', default)
+    else ext('XNER_VECTORS_' + std.asciiUpper(lang), default),
+
+  // `sources` -> `target`: `sources` a list of keys of train_files.
+  to(target, sources, hp=base.profile())::
+    local t = base.targets[target];
+    local names = std.split(ext('XNER_SOURCES', std.join(',', sources)), ',');
+    local unknown = [s for s in names if !std.objectHas($.train_files, s) || s == target];
+    local target_vectors = ext('XNER_TARGET_VECTORS', $.vectors(target));
+    local dictionary = ext('XNER_DICTIONARY', data + '/dictionaries/en-' + target + '.txt');
+    local translator =
+      if dictionary == 'none' then null
+      else base.translator(dictionary, $.vectors('en'), target_vectors);
+    if std.length(unknown) > 0 then
+      error ('XNER_SOURCES: ' + std.join(', ', unknown) + ' is not a source for ' + target +
+             '; sources: ' + std.join(', ', [s for s in std.objectFields($.train_files) if s != target]))
+    else base.tagger(
+      train=std.join(',', names),
+      dev=ext('XNER_DEV', t.dev),
+      test=ext('XNER_TEST', t.test),
+      source_vectors=[$.vectors(s) for s in names],
+      target_vectors=target_vectors,
+      vector_dim=std.parseInt(ext('XNER_VECTOR_DIM', '300')),
+      train_reader={
+        type: 'multi_source',
+        sources: {
+          [s]: {
+            path: $.train_files[s],
+            // All three CoNLL training files are UTF-8 here (SOURCE.md).
+            reader: base.reader(translator=if s == 'en' then translator else null, extra=t.source_extra),
+          }
+          for s in names
+        },
+      },
+      target_reader=base.reader(encoding=ext('XNER_TARGET_ENCODING', t.encoding), extra=t.target_extra),
+      hp=hp,
+    ),
+}
