@@ -26,7 +26,9 @@ DEV_FILES = {
 }
 SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised",
-            "multi_source"]
+            "multi_source", "nouns", "lowercase_characters"]
+# Orthography variants (training_configs/orthography/), for any target.
+ORTHOGRAPHY_VARIANTS = ["nouns", "lowercase_characters"]
 # multi_source (training_configs/multi_source/): the labelled sources of each target, and files.
 MULTI_SOURCES = {"es": ["en", "nl"], "nl": ["en", "es"], "de": ["en", "es", "nl"], "bn": ["en", "es", "nl"]}
 SOURCE_TRAIN = {"en": "conll2003/eng.train", "es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
@@ -108,6 +110,8 @@ def main():
             config = os.path.join("training_configs", "encoder", "ablations", f"{args.variant}.jsonnet")
     elif args.variant not in VARIANTS:
         raise SystemExit(f"static variants: {', '.join(VARIANTS)}")
+    elif args.variant in ORTHOGRAPHY_VARIANTS:
+        config = os.path.join("training_configs", "orthography", f"{args.variant}.jsonnet")
     elif args.variant == "multi_source":
         config = os.path.join("training_configs", "multi_source", f"to_{target}.jsonnet")
     elif args.variant not in ("full", "supervised"):
@@ -127,6 +131,7 @@ def main():
         XNER_DICTIONARY=dictionary,
         XNER_PROFILE=args.profile,
         XNER_CUDA_DEVICE=args.cuda_device,
+        XNER_TARGET=target,
     )
     if args.variant == "supervised":
         # Not zero-shot: the target's own labelled training data, no translation.

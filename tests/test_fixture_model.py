@@ -1,12 +1,17 @@
 import json
+import sys
 
 import numpy as np
+import pytest
 import torch
+from allennlp.commands import main
 from allennlp.common.testing import ModelTestCase
 
+from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.common.word_vectors import load_word_vectors
 
 from tests.conftest import FIXTURES, ROOT
+from tests.xner_model_fixture import trained_archive
 
 CONFIG = ROOT / "training_configs" / "fixture.jsonnet"
 
@@ -50,3 +55,19 @@ class TestFixtureCrfTagger(ModelTestCase):
         embedder = self.model.text_field_embedder._token_embedders["tokens"]
         embedded = embedder(torch.tensor([[index]]))[0, 0]
         np.testing.assert_allclose(embedded.numpy(), table.vector(word))
+
+
+def test_evaluate_on_a_tag_the_model_never_saw(tmp_path, monkeypatch):
+    # The fixture model knows PER/LOC/ORG/MISC: allennlp's data loader used to stop on a bare
+    # KeyError('B-EVENT') when it indexed the gold tags.
+    data = tmp_path / "es.events"
+    text = "Ana B-PER\nvisitó O\n\nla O\nFeria B-EVENT\nde I-EVENT\nAbril I-EVENT\nen O\n"
+    data.write_bytes(text.encode("latin-1"))
+    monkeypatch.setattr(sys, "argv", ["allennlp", "evaluate", str(trained_archive()), str(data)])
+    with pytest.raises(InputFormatError) as error:
+        main()
+    message = str(error.value)
+    assert message.startswith(f"{data}:5: tag 'B-EVENT' (entity type EVENT, in BIOUL) is not a tag")
+    known = message.split("it knows ")[1].split(". ")[0].split(", ")
+    assert {"O", "B-PER", "L-PER", "U-PER", "U-LOC", "U-ORG", "U-MISC"} <= set(known)
+    assert "tag_map" in message and "drop_tag_types" in message

@@ -1,5 +1,7 @@
 import json
 import sys
+import time
+import unicodedata
 
 import pytest
 import torch
@@ -210,6 +212,55 @@ def test_bad_json_lines_name_the_line(predictor):
         fresh.predict_json({"sentence": "a", "tokens": ["a"]})
 
 
+def test_bom_is_not_part_of_the_first_token(stubbed):
+    fresh = _with_language(stubbed, "es")
+    fresh.predict_batch_instance = stubbed.predict_batch_instance
+    output = fresh.predict_json(fresh.load_line("\ufeffHola Madrid .\n"))
+    assert output["tokens"] == ["Hola", "Madrid", "."]
+    assert fresh.load_line('{"sentence": "Hola"}\n') == {"sentence": "Hola"}
+    json_first = _with_language(stubbed, "es")
+    assert json_first.load_line('\ufeff{"tokens": ["Hola"]}\n') == {"tokens": ["Hola"]}
+
+
+def test_nfd_input_gets_the_tags_of_nfc(predictor, stubbed):
+    nfc = SENTENCES["es"]
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert nfd != nfc
+    # The stub's entity type depends on the word's length, which NFD changes ("Unión" is 6
+    # code points there): equal outputs mean the model saw the NFC words.
+    expected = stubbed.predict_json(stubbed.load_line(nfc + "\n"))
+    assert stubbed.predict_json(stubbed.load_line(nfd + "\n")) == expected
+    assert stubbed.predict_json(stubbed.load_line(json.dumps({"sentence": nfd}))) == expected
+    assert stubbed.predict(nfd) == expected
+    nfd_tokens = [unicodedata.normalize("NFD", t) for t in expected["tokens"]]
+    tokens = stubbed.predict_json({"tokens": nfd_tokens})
+    assert tokens["tokens"] == expected["tokens"] and tokens["tags"] == expected["tags"]
+    real = _with_language(predictor, "es")
+    assert real.predict(nfd)["tags"] == real.predict(nfc)["tags"]
+
+
+def test_control_characters_name_the_input_line(predictor):
+    fresh = _with_language(predictor, "es")
+    fresh.load_line("Hola Madrid\n")
+    with pytest.raises(InputFormatError, match=r"input:2: control character U\+0000 at column 3"):
+        fresh.load_line("Ho\x00la Madrid\n")
+    with pytest.raises(InputFormatError, match=r"predictor input:3: control character U\+001B"):
+        fresh.load_line('{"tokens": ["Hola", "\\u001b[31mMadrid"]}\n')
+    with pytest.raises(InputFormatError, match=r"predictor input: control character U\+0007"):
+        fresh.predict("Hola\x07")
+
+
+def test_hundred_thousand_character_token(predictor):
+    # The character indexer caps the characters per token, so the time does not grow with it
+    # (83 s and gigabytes without the cap).
+    line = "Hola " + "ab" * 50_000 + " Madrid"
+    start = time.perf_counter()
+    output = predictor.predict_json(predictor.load_line(line))
+    assert time.perf_counter() - start < 10
+    assert output["tokens"] == ["Hola", "ab" * 50_000, "Madrid"]
+    assert len(output["tags"]) == 3
+
+
 def test_unsupported_language(predictor):
     supported = r"'fr' is not supported.*bn .*de .*en .*es .*nl .*xx"
     with pytest.raises(ConfigurationError, match=supported):
@@ -239,6 +290,24 @@ def test_allennlp_predict_command(archive, tmp_path, monkeypatch):
         ["Joaquín", "Muñoz"],
     ]
     assert "Gutiérrez" in output.read_text(encoding="utf-8")  # not \u-escaped
+
+
+def test_allennlp_predict_command_with_a_bom(archive, tmp_path, monkeypatch):
+    source = tmp_path / "input.txt"
+    source.write_bytes("\ufeffHola Madrid .\r\nInés visitó Logron\u0303o .\r\n".encode("utf-8"))
+    output = tmp_path / "output.jsonl"
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["allennlp", "predict", str(archive), str(source), "--output-file", str(output),
+         "--silent", "--predictor-args", '{"language": "es"}'],
+    )
+    main()
+    results = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [r["tokens"] for r in results] == [
+        ["Hola", "Madrid", "."],
+        ["Inés", "visitó", "Logroño", "."],
+    ]
 
 
 def test_num_threads_argument_and_environment(archive, monkeypatch):

@@ -1,12 +1,20 @@
+import gzip
+import logging
 import random
+import re
+import time
+from collections import Counter
 
 import pytest
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import AllenNlpTestCase
-from allennlp.data import DatasetReader
+from allennlp.data import DatasetReader, Token, Vocabulary
+from allennlp.data.dataset_readers.dataset_reader import WorkerInfo
 
 from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.data.romanized_token import RomanizedToken
+from xner_allennlp.data.token_indexers import RomanizedCharactersIndexer
 from xner_allennlp.dataset_readers.normalization import normalize_word
 from xner_allennlp.dataset_readers.xner_conll import (
     XnerConllReader,
@@ -111,6 +119,28 @@ class TestXnerConllReader(AllenNlpTestCase):
         assert [t.text for t in tokens] == ["grünen", "num"]
         assert [t.romanized for t in tokens] == ["GRÜNEN", "1990"]
 
+    def test_characters_per_token_are_capped(self):
+        indexer = RomanizedCharactersIndexer()
+        vocab = Vocabulary()
+        vocab.add_tokens_to_namespace(list("abcxyzMadrid"), "token_characters")
+        long_word = "a" * 50_000 + "b" * 50_000
+        start = time.perf_counter()
+        indexed = indexer.tokens_to_indices(
+            [RomanizedToken("madrid", "Madrid"), RomanizedToken("x", long_word), Token("xyz")], vocab
+        )["token_characters"]
+        assert time.perf_counter() - start < 0.5
+        index = vocab.get_token_to_index_vocabulary("token_characters")
+        assert indexed[0] == [index[c] for c in "Madrid"]
+        assert indexed[1] == [index["a"]] * 25 + [index["b"]] * 25
+        assert indexed[2] == [index[c] for c in "xyz"]
+        uncapped = RomanizedCharactersIndexer(max_characters_per_token=None)
+        assert len(uncapped.tokens_to_indices([Token(long_word)], vocab)["token_characters"][0]) == 100_000
+        counts = {"token_characters": Counter()}
+        indexer.count_vocab_items(Token("a" * 100 + "z"), counts)
+        assert counts["token_characters"] == {"a": 49, "z": 1}
+        with pytest.raises(ConfigurationError, match="max_characters_per_token"):
+            RomanizedCharactersIndexer(max_characters_per_token=0)
+
     def test_empty_romanization_falls_back_to_the_word(self):
         class Empty(Romanizer):
             def romanize(self, word):
@@ -163,6 +193,141 @@ class TestXnerConllReader(AllenNlpTestCase):
         with pytest.raises(FileNotFoundError, match="no/such/file.conll"):
             list(XnerConllReader().read("no/such/file.conll"))
 
+    def test_cr_only_line_endings_are_an_error(self):
+        # Read as one line, the whole file used to be one token tagged with its last tag.
+        path = self.write("Madrid B-LOC\rvisita O\r")
+        with pytest.raises(InputFormatError, match=r"data\.txt:1: carriage return inside a line.*CR-only"):
+            list(XnerConllReader().read(path))
+
+    def test_crlf_file_reads_like_lf_file(self):
+        text = "\ufeff-DOCSTART- O\n\nMadrid B-LOC\nvisita\tO\n\nInés B-PER\nGutiérrez I-PER\n"
+        lf = list(XnerConllReader().read(self.write(text, name="lf.txt")))
+        crlf = list(XnerConllReader().read(self.write(text.replace("\n", "\r\n"), name="crlf.txt")))
+        assert [i["metadata"]["words"] for i in crlf] == [i["metadata"]["words"] for i in lf]
+        assert tags_of(crlf) == tags_of(lf) == [["U-LOC", "O"], ["B-PER", "L-PER"]]
+
+    def test_no_break_space_stays_inside_the_token(self):
+        path = self.write("Logroño\u00a0Capital B-LOC\nvisita O\n")
+        instance = list(XnerConllReader().read(path))[0]
+        assert instance["metadata"]["words"] == ["Logroño\u00a0Capital", "visita"]
+        assert list(instance["tags"].labels) == ["U-LOC", "O"]
+
+    def test_nfd_words_come_out_nfc(self):
+        path = self.write("Logron\u0303o B-LOC\n")
+        instance = list(XnerConllReader().read(path))[0]
+        # The NFC word is the one the vectors and the vocabulary have.
+        assert instance["metadata"]["words"] == ["Logro\u00f1o"]
+        assert texts_of(instance) == ["logro\u00f1o"]
+
+    def test_control_characters_are_an_error(self):
+        for name, text, code in [
+            ("nul.txt", "a O\nMa\x00drid B-LOC\n", "U+0000"),
+            ("esc.txt", "a O\nMa\x1bdrid B-LOC\n", "U+001B"),
+        ]:
+            with pytest.raises(InputFormatError, match=re.escape(f"{name}:2: control character {code}")):
+                list(XnerConllReader().read(self.write(text, name=name)))
+
+    def test_utf8_read_as_latin1_warns(self, caplog):
+        path = self.write("Logroño B-LOC\nvisita O\n", name="utf8.txt")
+        with caplog.at_level(logging.WARNING):
+            instance = list(XnerConllReader(encoding="latin-1").read(path))[0]
+        assert instance["metadata"]["words"][0] == "LogroÃ±o"
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        assert "utf8.txt:1:" in warnings[0] and "set the encoding to utf-8" in warnings[0]
+
+    def test_clean_latin1_file_does_not_warn(self, caplog):
+        path = self.write("Logroño B-LOC\nEspaña B-LOC\n", "latin-1")
+        with caplog.at_level(logging.WARNING):
+            instance = list(XnerConllReader(encoding="latin-1").read(path))[0]
+        assert instance["metadata"]["words"] == ["Logroño", "España"]
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+    def test_file_without_sentences_is_an_error(self):
+        docs = "-DOCSTART- -X- O O\n\n\n-DOCSTART- -X- O O\n \n"
+        for name, text in [("empty.txt", ""), ("docs.txt", docs)]:
+            path = self.write(text, name=name)
+            with pytest.raises(InputFormatError, match=re.escape(f"{name}: no sentences")):
+                list(XnerConllReader().read(path))
+            source = {"path": path, "reader": {"type": "xner_conll"}}
+            multi = DatasetReader.from_params(
+                Params({"type": "multi_source", "sources": {"x": source}})
+            )
+            with pytest.raises(InputFormatError, match="no sentences"):
+                list(multi.read("x"))
+
+    def test_a_shard_without_sentences_is_not_an_error(self):
+        # The file has one sentence: the second data-loader worker's share is empty, and that
+        # is no error of the file.
+        path = self.write("Madrid B-LOC\n")
+        reader = XnerConllReader()
+        reader.check_worker_share = False
+        reader._set_worker_info(WorkerInfo(2, 1))
+        assert list(reader.read(path)) == []
+        reader._set_worker_info(WorkerInfo(2, 0))
+        assert len(list(reader.read(path))) == 1
+
+    def test_bioes_sentence_that_does_not_parse(self):
+        for text, line, tag, expected in [
+            # IOB2 entity (B- I-) next to a BIOES one: the I- is not closed by E-.
+            ("a B-PER\nb I-PER\nc O\nd S-LOC\n", 3, "O", "I-PER or E-PER/L-PER after 'I-PER'"),
+            # IOB1 starts an entity with I-, BIOES never does.
+            ("a S-PER\nb O\nc I-LOC\n", 3, "I-LOC", "O, B- or S-/U- after 'O'"),
+            ("a B-PER\nb E-PER\nc I-LOC\nd E-LOC\n", 3, "I-LOC", "O, B- or S-/U- after 'E-PER'"),
+            ("a E-PER\n", 1, "E-PER", "at the start of a sentence"),
+            ("a B-PER\nb E-LOC\n", 2, "E-LOC", "I-PER or E-PER/L-PER"),
+            ("a O\n\nx O\ny S-PER\nz B-LOC\n", 5, "B-LOC", "closed with E-LOC/L-LOC"),
+        ]:
+            path = self.write(text)
+            with pytest.raises(InputFormatError) as error:
+                list(XnerConllReader().read(path))
+            message = str(error.value)
+            assert message.startswith(f"{path}:{line}: tag {tag!r}"), message
+            assert expected in message and "mix IOB and BIOES" in message, message
+
+    def test_valid_bioes_and_bioul_sentences(self):
+        path = self.write("a B-PER\nb I-PER\nc E-PER\nd O\ne S-LOC\n\nf U-ORG\ng B-MISC\nh L-MISC\n")
+        assert tags_of(XnerConllReader().read(path)) == [
+            ["B-PER", "I-PER", "L-PER", "O", "U-LOC"],
+            ["U-ORG", "B-MISC", "L-MISC"],
+        ]
+
+    def test_tag_the_model_does_not_know_names_its_line(self):
+        vocab = Vocabulary()
+        vocab.add_tokens_to_namespace(["O", "U-PER", "B-PER", "L-PER", "U-LOC"], "labels")
+        path = self.write("Ana B-PER\nvisita O\n\nla O\nFeria B-EVENT\nde I-EVENT\nAbril I-EVENT\n")
+        instances = list(XnerConllReader().read(path))
+        instances[0].index_fields(vocab)
+        with pytest.raises(InputFormatError) as error:
+            instances[1].index_fields(vocab)
+        message = str(error.value)
+        assert message.startswith(f"{path}:5: tag 'B-EVENT' (entity type EVENT")
+        assert "it knows B-PER, L-PER, O, U-LOC, U-PER" in message and "tag_map" in message
+        # Shuffled words keep their lines.
+        shuffled = list(XnerConllReader(shuffle_words=True).read(path))[1]
+        with pytest.raises(InputFormatError, match=r"data\.txt:5: tag 'B-EVENT'"):
+            shuffled.index_fields(vocab)
+
+    def test_gzip_files_are_read(self):
+        text = "Madrid B-LOC\nvisita O\n\nInés B-PER\n"
+        path = self.TEST_DIR / "data.txt.gz"
+        path.write_bytes(gzip.compress(text.encode("utf-8")))
+        assert tags_of(XnerConllReader().read(str(path))) == [["U-LOC", "O"], ["U-PER"]]
+
+    def test_truncated_gzip_is_an_error(self):
+        path = self.TEST_DIR / "data.txt.gz"
+        path.write_bytes(gzip.compress(("Madrid B-LOC\nvisita O\n\n" * 2000).encode("utf-8"))[:-40])
+        with pytest.raises(InputFormatError, match=r"data\.txt\.gz: the compressed file is truncated"):
+            list(XnerConllReader().read(str(path)))
+        path.write_bytes(b"Madrid B-LOC\n")  # not gzip at all
+        with pytest.raises(InputFormatError, match=r"data\.txt\.gz: the compressed file is truncated"):
+            list(XnerConllReader().read(str(path)))
+
+    def test_directory_is_an_error(self):
+        message = f"{self.TEST_DIR}: is a directory; expected a data file"
+        with pytest.raises(InputFormatError, match=re.escape(message)):
+            list(XnerConllReader().read(str(self.TEST_DIR)))
+
     # ---------------------------------------------------------------- shuffle
 
     def test_shuffle_keeps_words_and_entities(self):
@@ -186,3 +351,51 @@ class TestXnerConllReader(AllenNlpTestCase):
         assert words == again["metadata"]["words"]
         assert words != [f"w{i}" for i in range(12)] + ["A", "B"]
         assert words[words.index("A") + 1] == "B"
+
+
+class _DictionaryTranslator:
+    """A word-for-word English -> German lookup; other words stay as they are."""
+
+    words = {"the": "die", "government": "regierung", "met": "traf", "in": "in", "berlin": "berlin",
+             "ministers": "minister"}
+
+    def translate(self, words):
+        return [self.words.get(w, w) for w in words]
+
+
+def test_capitalize_nouns_capitalises_translated_common_nouns(tmp_path):
+    path = tmp_path / "en.conll"
+    path.write_text(
+        "-DOCSTART- -X- -X- O\n\n"
+        "The DT B-NP O\ngovernment NN I-NP O\nministers NNS I-NP O\nmet VBD B-VP O\n"
+        "in IN B-PP O\nBerlin NNP B-NP B-LOC\n",
+        encoding="utf-8",
+    )
+    plain = XnerConllReader(translator=_DictionaryTranslator())
+    nouns = XnerConllReader(translator=_DictionaryTranslator(), capitalize_nouns=True)
+    (before,) = plain.read(str(path))
+    (after,) = nouns.read(str(path))
+    assert before["metadata"]["words"] == ["Die", "regierung", "minister", "traf", "in", "Berlin"]
+    # Common nouns (NN, NNS) capitalised as German nouns are; the rest, and the tags, unchanged.
+    assert after["metadata"]["words"] == ["Die", "Regierung", "Minister", "traf", "in", "Berlin"]
+    assert [t.romanized for t in after["tokens"].tokens][1] == "Regierung"
+    assert texts_of(after) == texts_of(before)  # the word vectors' (normalised) words
+    assert tags_of([after]) == tags_of([before])
+
+
+def test_capitalize_nouns_needs_pos_and_a_translator(tmp_path):
+    path = tmp_path / "two.conll"
+    path.write_text("regierung O\ntraf O\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"two.conll:1: capitalize_nouns needs a POS column"):
+        list(XnerConllReader(translator=_DictionaryTranslator(), capitalize_nouns=True).read(str(path)))
+    with pytest.raises(ConfigurationError, match="set a translator"):
+        XnerConllReader(capitalize_nouns=True)
+
+
+def test_lowercase_characters(tmp_path):
+    path = tmp_path / "de.conll"
+    path.write_text("Die O\nRegierung O\nBERLIN B-LOC\n", encoding="utf-8")
+    (instance,) = XnerConllReader(lowercase_characters=True).read(str(path))
+    assert [t.romanized for t in instance["tokens"].tokens] == ["die", "regierung", "berlin"]
+    # The surface words (metadata, predictions) keep their case.
+    assert instance["metadata"]["words"] == ["Die", "Regierung", "BERLIN"]

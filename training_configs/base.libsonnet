@@ -55,6 +55,15 @@ local profiles = {
     else if std.length(ids) < 2 then error ('XNER_DISTRIBUTED needs at least two workers, got ' + value)
     else { distributed: { cuda_devices: [std.parseInt(x) for x in ids] }, evaluate_on_test: false },
 
+  // Every config's trainer callbacks. Torch threads for the cores not busy with other jobs
+  // ("auto"), or XNER_NUM_THREADS; and the random number generator states saved with each
+  // checkpoint, so that `allennlp train --recover` repeats the uninterrupted run
+  // (xner_allennlp/training/rng_checkpoint.py).
+  callbacks:: [
+    { type: 'torch_threads', num_threads: ext('XNER_NUM_THREADS', 'auto') },
+    { type: 'rng_checkpoint' },
+  ],
+
   // The paper's dimensions. Profiles (profiles/*.libsonnet) may override any of these.
   paper:: {
     char_embedding_dim: 300,
@@ -196,8 +205,7 @@ local profiles = {
         cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', std.toString(hp.cuda_device))),
         [if hp.use_amp then 'use_amp']: true,
         checkpointer: { keep_most_recent_by_count: 1 },
-        // Torch threads for the cores not busy with other jobs ("auto"), or XNER_NUM_THREADS.
-        callbacks: [{ type: 'torch_threads', num_threads: ext('XNER_NUM_THREADS', 'auto') }],
+        callbacks: $.callbacks,
       },
       random_seed: std.parseInt(ext('XNER_SEED', '13')),
       numpy_seed: self.random_seed,

@@ -133,7 +133,7 @@ local parse_layers(text) =
         cuda_device: std.parseInt(ext('XNER_CUDA_DEVICE', std.toString(base.profile().cuda_device))),
         [if base.profile().use_amp then 'use_amp']: true,
         checkpointer: { keep_most_recent_by_count: 1 },
-        callbacks: [{ type: 'torch_threads', num_threads: ext('XNER_NUM_THREADS', 'auto') }],
+        callbacks: base.callbacks,
       },
       // The encoder's config and tokenizer travel inside model.tar.gz (the weights are in
       // weights.th), so the archive works where the checkpoint directory is gone.

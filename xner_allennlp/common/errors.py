@@ -60,7 +60,15 @@ def decode_line(raw: bytes, encoding: str, path: Union[str, os.PathLike], line: 
         raise InputFormatError(
             path, line, f"bytes that are not valid {encoding} ({error.reason}); set {option}"
         ) from None
-    return check_text(text, path, line)
+    try:
+        return check_text(text, path, line)
+    except InputFormatError as error:
+        # UTF-8 read as latin-1 turns the second byte of "Á" (C3 81) into the control U+0081.
+        if "control character U+00" in str(error) and mojibake_example(text, encoding):
+            raise InputFormatError(
+                path, line, f"{str(error).split(': ', 1)[1]}; the line reads as UTF-8: set {option} to utf-8"
+            ) from None
+        raise
 
 
 def check_text(text: str, path: Union[str, os.PathLike], line: int) -> str:

@@ -1,15 +1,25 @@
 import logging
+import lzma
+import os
 import random
 import re
+import zlib
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from allennlp.common.checks import ConfigurationError
-from allennlp.data import DatasetReader, Instance, Token
+from allennlp.common.file_utils import open_compressed
+from allennlp.data import DatasetReader, Instance, Token, Vocabulary
 from allennlp.data.dataset_readers.dataset_utils.span_utils import to_bioul
 from allennlp.data.fields import MetadataField, SequenceLabelField, TextField
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
 
-from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
+from xner_allennlp.common.errors import (
+    InputFormatError,
+    decode_line,
+    require_file,
+    split_fields,
+    warn_mojibake,
+)
 from xner_allennlp.data.romanized_token import RomanizedToken
 from xner_allennlp.data.token_indexers import RomanizedCharactersIndexer
 from xner_allennlp.dataset_readers.normalization import normalize_word
@@ -20,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 _TAG = re.compile(r"O|[BIELSU]-\S+")
 TRANSLATION_MODES = ("replace", "append")
+# Penn Treebank common nouns (proper nouns, NNP/NNPS, are capitalised in English already).
+_COMMON_NOUNS = {"NN", "NNS"}
+# The suffixes allennlp's `open_compressed` decompresses.
+_COMPRESSED = (".gz", ".bz2", ".xz")
 
 
 @DatasetReader.register("xner_conll")
@@ -31,7 +45,13 @@ class XnerConllReader(DatasetReader):
     NER tag the last, whatever the number of columns in between (CoNLL-2003 en: 4, de: 5;
     CoNLL-2002 es: 2, nl: 3). Blank lines end sentences, and `-DOCSTART-` lines end
     documents. Input tags may be IOB1, IOB2 (BIO) or BIOES/BIOUL, detected per sentence; the
-    output is always BIOUL. A UTF-8 byte-order mark at the start of the file is ignored.
+    output is always BIOUL. A BIOES/BIOUL sentence must parse as one (an error names the tag
+    otherwise, usually a sentence mixing IOB and BIOES tags). Lines are read under
+    `xner_allennlp.common.errors.decode_line`'s text policy (`\n` or `\r\n` endings, no
+    control characters, a byte-order mark on line 1 ignored, words in Unicode NFC); columns
+    are separated by ASCII spaces and tabs only. Files ending in `.gz`, `.bz2` or `.xz` are
+    decompressed. A file without any sentence is an error, and so is, when the instances are
+    indexed, a tag the vocabulary does not know (see `TagsField`).
 
     Each instance has a `tokens` `TextField` of `RomanizedToken`s (`text`: the normalised word
     for the word indexer; `romanized`: the romanized surface word for the
@@ -72,6 +92,16 @@ class XnerConllReader(DatasetReader):
         in order (the paper's word-order ablation). Seeded by `shuffle_seed` and the sentence's
         position, so every epoch and run sees the same order.
     shuffle_seed : `int`, optional (default = `13`)
+    capitalize_nouns : `bool`, optional (default = `False`)
+        In each translated sentence, a word whose source POS (the second column, as in the
+        English CoNLL-2003 files) is a common noun (`NN`, `NNS`) starts with a capital letter,
+        as German nouns do. Without it the character encoder learns from English, and from the
+        translations' lowercase German nouns, that a capital letter means an entity. A
+        sentence without a POS column is an error.
+    lowercase_characters : `bool`, optional (default = `False`)
+        The character encoder reads the words lower-cased (the word vectors always are), so
+        capitalisation carries no signal at all; set it on the training and the target readers
+        alike.
     """
 
     def __init__(
@@ -89,6 +119,8 @@ class XnerConllReader(DatasetReader):
         translation_mode: str = "replace",
         shuffle_words: bool = False,
         shuffle_seed: int = 13,
+        capitalize_nouns: bool = False,
+        lowercase_characters: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(
@@ -116,6 +148,10 @@ class XnerConllReader(DatasetReader):
         self._translation_mode = translation_mode
         self._shuffle_words = shuffle_words
         self._shuffle_seed = shuffle_seed
+        if capitalize_nouns and translator is None:
+            raise ConfigurationError("capitalize_nouns applies to translated sentences: set a translator")
+        self._capitalize_nouns = capitalize_nouns
+        self._lowercase_characters = lowercase_characters
 
     # Whether `_read` fails when distributed training has more workers than the file sentences
     # (a `multi_source` reader turns it off for its sources).
@@ -124,11 +160,11 @@ class XnerConllReader(DatasetReader):
     # ------------------------------------------------------------------ reading files
 
     def _read(self, file_path) -> Iterable[Instance]:
-        path = require_file(file_path, "data file")
+        path = _require_data_file(file_path)
         counted = [0]
 
-        def sentences() -> Iterator[Tuple[int, Tuple[int, List[str], List[str]]]]:
-            for item in enumerate(self.read_sentences(path)):
+        def sentences() -> Iterator[Tuple[int, Tuple[int, List[str], List[str], List[str]]]]:
+            for item in enumerate(self._read_rows(path)):
                 counted[0] += 1
                 yield item
 
@@ -144,15 +180,18 @@ class XnerConllReader(DatasetReader):
             )
 
     def _instances(self, path: str, shard) -> Iterator[Instance]:
-        for position, (first_line, words, tags) in shard:
+        for position, (first_line, words, tags, pos) in shard:
             tags = self._to_bioul(tags, path, first_line)
+            lines: Sequence[int] = range(first_line, first_line + len(words))
             if self._shuffle_words:
-                words, tags = shuffle_keeping_entities(
-                    words, tags, random.Random(self._shuffle_seed * 1_000_003 + position)
+                order = shuffled_order(
+                    tags, random.Random(self._shuffle_seed * 1_000_003 + position)
                 )
+                words, tags, lines, pos = ([items[i] for i in order] for items in (words, tags, lines, pos))
             normalized = self.normalize(words)
+            source = (path, lines)
             if self._translator is None or self._translation_mode == "append":
-                yield self.text_to_instance(words, tags, normalized)
+                yield self.text_to_instance(words, tags, normalized, source=source)
             if self._translator is not None:
                 translated = self._translator.translate(normalized)
                 if len(translated) != len(normalized):
@@ -165,23 +204,42 @@ class XnerConllReader(DatasetReader):
                     w if t == n else _transfer_case(w, t)
                     for w, n, t in zip(words, normalized, translated)
                 ]
-                yield self.text_to_instance(surface, tags, translated)
+                if self._capitalize_nouns:
+                    surface = self._capitalized_nouns(surface, pos, path, lines)
+                yield self.text_to_instance(surface, tags, translated, source=source)
 
     def read_sentences(self, path: str) -> Iterator[Tuple[int, List[str], List[str]]]:
-        """Yields (line number of the first token, words, raw tags) per sentence."""
+        """
+        Yields (line number of the first token, words, raw tags) per sentence. A file without
+        any sentence is an `InputFormatError`: training or evaluating on it would silently do
+        nothing (or fail later, far from the cause).
+        """
+        for first_line, words, tags, _ in self._read_rows(path):
+            yield first_line, words, tags
+
+    def _read_rows(self, path: str) -> Iterator[Tuple[int, List[str], List[str], List[str]]]:
+        """
+        `read_sentences`, with each token's second column too (the POS tag of the CoNLL-2003
+        and CoNLL-2002 nl files; `None` for a two-column line).
+        """
+        path = _require_data_file(path)
         words: List[str] = []
         tags: List[str] = []
+        pos: List[Optional[str]] = []
         first_line = 0
-        with open(path, "rb") as handle:
-            for line_number, raw in enumerate(handle, 1):
+        sentences = 0
+        warned = False
+        with open_compressed(path, "rb", encoding=None) as handle:
+            for line_number, raw in _numbered_lines(handle, path):
                 line = decode_line(raw, self._encoding, path, line_number, "the reader's `encoding`")
-                if line_number == 1:
-                    line = line.lstrip("\ufeff")
-                fields = line.split()
+                if not warned:
+                    warned = warn_mojibake(line, self._encoding, path, line_number)
+                fields = split_fields(line)
                 if not fields or fields[0] == "-DOCSTART-":
                     if words:
-                        yield first_line, words, tags
-                        words, tags = [], []
+                        sentences += 1
+                        yield first_line, words, tags, pos
+                        words, tags, pos = [], [], []
                     continue
                 if len(fields) == 1:
                     if self._empty_tag is None:
@@ -206,11 +264,32 @@ class XnerConllReader(DatasetReader):
                     first_line = line_number
                 words.append(fields[0])
                 tags.append(tag)
+                pos.append(fields[1] if len(fields) > 2 else None)
         if words:
-            yield first_line, words, tags
+            yield first_line, words, tags, pos
+        elif not sentences:
+            raise InputFormatError(
+                path,
+                None,
+                "no sentences: the file is empty or holds only blank and -DOCSTART- lines; "
+                "expected one token per line (word first, NER tag last)",
+            )
+
+    def _capitalized_nouns(
+        self, words: List[str], pos: Sequence[Optional[str]], path: str, lines: Sequence[int]
+    ) -> List[str]:
+        capitalized = []
+        for word, tag, line in zip(words, pos, lines):
+            if tag is None:
+                raise InputFormatError(
+                    path, line, "capitalize_nouns needs a POS column (the second of three or more)"
+                )
+            capitalized.append(word[:1].upper() + word[1:] if tag in _COMMON_NOUNS else word)
+        return capitalized
 
     def _to_bioul(self, tags: List[str], path: str, first_line: int) -> List[str]:
         if any(tag[0] in "ELSU" for tag in tags):
+            _check_bioes(tags, path, first_line)
             # Already BIOES/BIOUL: only the letters differ.
             bioul = [{"E": "L", "S": "U"}.get(tag[0], tag[0]) + tag[1:] for tag in tags]
         else:
@@ -231,28 +310,138 @@ class XnerConllReader(DatasetReader):
             for w in words
         ]
 
+    def _character_forms(self, words: List[str]) -> List[str]:
+        return [w.lower() for w in words] if self._lowercase_characters else words
+
     def text_to_instance(  # type: ignore
         self,
         words: List[str],
         tags: Optional[List[str]] = None,
         normalized: Optional[List[str]] = None,
+        source: Optional[Tuple[str, Sequence[int]]] = None,
     ) -> Instance:
         """
         `words` are surface words; `tags` are BIOUL; `normalized` defaults to
         `self.normalize(words)`. The predictor goes through here too, so training and
-        prediction share one normalisation and romanization path.
+        prediction share one normalisation and romanization path. `source` is the file and
+        the line of each word, for the error about a tag the model does not know (see
+        `TagsField`).
         """
         if normalized is None:
             normalized = self.normalize(words)
         tokens = [
-            RomanizedToken(n, self._romanizer.romanize(w) or w, surface=w)
-            for w, n in zip(words, normalized)
+            RomanizedToken(n, self._romanizer.romanize(c) or c, surface=w)
+            for w, c, n in zip(words, self._character_forms(words), normalized)
         ]
         text_field = TextField(tokens, self._token_indexers)
         fields = {"tokens": text_field, "metadata": MetadataField({"words": list(words)})}
         if tags is not None:
-            fields["tags"] = SequenceLabelField(tags, text_field, "labels")
+            path, lines = source or ("text_to_instance input", None)
+            fields["tags"] = TagsField(tags, text_field, "labels", path, lines)
         return Instance(fields)
+
+
+class TagsField(SequenceLabelField):
+    """
+    The gold tags of a sentence, a `SequenceLabelField` that knows the file and lines they come
+    from. Indexing a tag the vocabulary does not have (evaluating a model on a file with an
+    entity type it was never trained on, e.g. `B-EVENT` for a PER/LOC/ORG/MISC model) is an
+    `InputFormatError` at that tag's line that lists the tags the model knows, instead of
+    allennlp's bare `KeyError` from the data loader.
+    """
+
+    __slots__ = ["path", "lines"]
+
+    def __init__(
+        self,
+        labels: List[str],
+        sequence_field: TextField,
+        label_namespace: str,
+        path: str,
+        lines: Optional[Sequence[int]] = None,
+    ) -> None:
+        super().__init__(labels, sequence_field, label_namespace)
+        self.path = path
+        self.lines = lines
+
+    def index(self, vocab: Vocabulary) -> None:
+        known = vocab.get_token_to_index_vocabulary(self._label_namespace)
+        for position, label in enumerate(self.labels):
+            # Checked before allennlp's lookup, which in a padded namespace would map the tag to
+            # @@UNKNOWN@@ without a word.
+            if label not in known:
+                raise InputFormatError(
+                    self.path,
+                    None if self.lines is None else self.lines[position],
+                    f"tag {label!r} (entity type {label[2:] or label}, in BIOUL) is not a tag the "
+                    f"model knows; it knows {', '.join(sorted(known))}. Map or drop the type with "
+                    "the reader's `tag_map` / `drop_tag_types`",
+                )
+        super().index(vocab)
+
+
+def _require_data_file(path) -> str:
+    if os.path.isdir(path):
+        raise InputFormatError(
+            path, None, "is a directory; expected a data file in CoNLL format (one token per line)"
+        )
+    return require_file(path, "data file")
+
+
+def _numbered_lines(handle, path: str) -> Iterator[Tuple[int, bytes]]:
+    """`enumerate(handle, 1)`, where a damaged compressed file is an `InputFormatError`."""
+    line_number = 0
+    try:
+        for line_number, raw in enumerate(handle, 1):
+            yield line_number, raw
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as error:
+        if not path.endswith(_COMPRESSED):
+            raise
+        # A truncated gzip is an EOFError, a bad CRC or header an OSError: neither names the
+        # file. No line either: the decompressor reads ahead, so the damage is past the lines
+        # read so far rather than at the next one.
+        raise InputFormatError(
+            path,
+            None,
+            f"the compressed file is truncated or damaged ({type(error).__name__}: {error}) "
+            f"after reading {line_number} lines; expected a whole {path.rsplit('.', 1)[-1]} "
+            "file (download or compress it again)",
+        ) from None
+
+
+def _check_bioes(tags: Sequence[str], path: str, first_line: int) -> None:
+    """
+    Checks that a sentence with E-/L-/S-/U- tags parses as BIOES/BIOUL: inside an entity the
+    next tag is I- or E-/L- of its type, outside one it is O, B- or S-/U-. A sentence that
+    does not is nearly always IOB and BIOES tags mixed (e.g. an IOB `I-` start next to an
+    `S-`); converting it anyway would give a sequence that allennlp rejects only in training
+    (`InvalidTagSequence`) or evaluation, without saying where it came from.
+    """
+    scheme = next(i for i, tag in enumerate(tags) if tag[0] in "ELSU")
+    why = (
+        f"the sentence is BIOES/BIOUL ({tags[scheme]!r} at line {first_line + scheme}); "
+        "does it mix IOB and BIOES tags?"
+    )
+    inside = None  # the type of the entity the previous tag left open
+    for position, tag in enumerate(tags):
+        if inside is not None and not (tag[0] in "IEL" and tag[2:] == inside):
+            expected = f"I-{inside} or E-{inside}/L-{inside} after {tags[position - 1]!r}"
+        elif inside is None and tag[0] in "IEL":
+            after = f"after {tags[position - 1]!r}" if position else "at the start of a sentence"
+            expected = f"O, B- or S-/U- {after}: an entity starts with B- (or is one S-/U- word)"
+        else:
+            inside = tag[2:] if tag[0] in "BI" else None
+            continue
+        raise InputFormatError(
+            path, first_line + position, f"tag {tag!r} does not parse: expected {expected}; {why}"
+        )
+    if inside is not None:
+        raise InputFormatError(
+            path,
+            first_line + len(tags) - 1,
+            f"tag {tags[-1]!r} ends the sentence inside a {inside} entity: expected it closed "
+            f"with E-{inside}/L-{inside}; {why}",
+        )
 
 
 def _distributed_world_size() -> int:
@@ -289,10 +478,15 @@ def entity_units(tags: Sequence[str]) -> List[Tuple[int, int]]:
     return units
 
 
+def shuffled_order(tags: Sequence[str], rng: random.Random) -> List[int]:
+    """The token positions in a shuffled order that keeps each entity's words together."""
+    units = entity_units(tags)
+    rng.shuffle(units)
+    return [i for start, end in units for i in range(start, end)]
+
+
 def shuffle_keeping_entities(
     words: Sequence[str], tags: Sequence[str], rng: random.Random
 ) -> Tuple[List[str], List[str]]:
-    units = entity_units(tags)
-    rng.shuffle(units)
-    order = [i for start, end in units for i in range(start, end)]
+    order = shuffled_order(tags, rng)
     return [words[i] for i in order], [tags[i] for i in order]

@@ -19,6 +19,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 _OPEN_TIMEOUT_S = 600
+# Its own generator: a retry must not move the global one that shuffles the training batches.
+_JITTER = random.Random()
 
 CACHE_ENV = "XNER_FEATURE_CACHE"
 
@@ -93,7 +95,7 @@ class FeatureCache:
                     db.close()
                     if "locked" not in str(error) or time.monotonic() > deadline:
                         raise
-                    time.sleep(random.uniform(0.01, 0.1))
+                    time.sleep(_JITTER.uniform(0.01, 0.1))
             self._db = db
         return self._db
 

@@ -11,7 +11,7 @@ from allennlp.data import DatasetReader, Instance
 from allennlp.models import Model
 from allennlp.predictors.predictor import Predictor
 
-from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.common.errors import InputFormatError, check_text
 from xner_allennlp.evaluation.report import bioul_spans
 from xner_allennlp.training.threads import set_torch_threads
 
@@ -72,6 +72,15 @@ class XnerTaggerPredictor(Predictor):
     nor `tokens`, or with both, or that does not parse, is an `InputFormatError` naming the
     line: the predictor counts the lines `load_line` sees. (`allennlp predict` skips blank lines
     without showing them to the predictor, so there the count is of non-blank lines.)
+
+    The text follows the data files' policy (`xner_allennlp.common.errors.check_text`): a
+    byte-order mark at the start of the first line is dropped, a control character (NUL,
+    ESC, ...) is an `InputFormatError` naming the line, and the text, JSON strings included, is
+    taken in Unicode NFC, the form the reader gives the model in training: NFD input (`n` +
+    U+0303 for `ñ`) gets the tags of the same text in NFC, and its output `tokens` and offsets
+    are those of the NFC text. (`allennlp predict` reads the input file as UTF-8 itself, before
+    the predictor sees a line: bytes that are not UTF-8 stop it with Python's own
+    `UnicodeDecodeError`.)
 
     The words go through the dataset reader's `text_to_instance`, the normalisation and
     romanization path of training. Inputs longer than `max_tokens` words are tagged in chunks
@@ -153,7 +162,7 @@ class XnerTaggerPredictor(Predictor):
         `{` must be a JSON object with `sentence` or `tokens`.
         """
         self._line_number += 1
-        text = line.rstrip("\r\n")
+        text = check_text(line.rstrip("\r\n"), INPUT_NAME, self._line_number)
         if not text.lstrip().startswith("{"):
             return {"sentence": text}
         try:
@@ -165,7 +174,7 @@ class XnerTaggerPredictor(Predictor):
                 f"line starts with '{{' but is not valid JSON ({error})",
             ) from None
         self._check_json(inputs, self._line_number)
-        return inputs
+        return self._checked_text(inputs, self._line_number)
 
     @staticmethod
     def _check_json(inputs: Any, line: Optional[int]) -> None:
@@ -192,8 +201,24 @@ class XnerTaggerPredictor(Predictor):
                     INPUT_NAME, line, "\"tokens\" must be a list of non-blank strings"
                 )
 
+    @staticmethod
+    def _checked_text(inputs: JsonDict, line: Optional[int]) -> JsonDict:
+        # JSON escapes (\u0000, \u0303) pass the check of the line they are written on. A CR
+        # inside a "sentence" is whitespace to the tokenizer: it becomes a space (the offsets
+        # stay those of the string) rather than check_text's CR-only-file error.
+        if "sentence" in inputs:
+            sentence = check_text(inputs["sentence"].replace("\r", " "), INPUT_NAME, line)
+            if sentence != inputs["sentence"]:
+                inputs = dict(inputs, sentence=sentence)
+        else:
+            tokens = [check_text(t, INPUT_NAME, line) for t in inputs["tokens"]]
+            if tokens != inputs["tokens"]:
+                inputs = dict(inputs, tokens=tokens)
+        return inputs
+
     def _prepare(self, inputs: JsonDict) -> _Input:
         self._check_json(inputs, None)
+        inputs = self._checked_text(inputs, None)
         if "tokens" in inputs:
             words = list(inputs["tokens"])
             starts, position = [], 0

@@ -1,2 +1,3 @@
 from xner_allennlp.training.inverse_time import InverseTimeLearningRateScheduler
+from xner_allennlp.training.rng_checkpoint import RngCheckpointCallback
 from xner_allennlp.training.threads import TorchThreadsCallback
