@@ -7,6 +7,7 @@ from allennlp.common.testing import AllenNlpTestCase
 from allennlp.data import Vocabulary
 from allennlp.modules.token_embedders import TokenEmbedder
 
+from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.data.vector_vocabulary import VectorVocabulary
 from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
 from xner_allennlp.token_embedders.aligned_vectors import AlignedVectorsEmbedder
@@ -60,6 +61,21 @@ class TestAlignedVectors(AllenNlpTestCase):
     def test_dimension_mismatch_names_the_key(self):
         with pytest.raises(ConfigurationError, match="embedding_dim is 3 .* dimension 2"):
             AlignedVectorsEmbedder(3, str(self.en), vocab=self.vocab("the"))
+
+    def test_nonsense_parameters_are_refused_with_their_key(self):
+        with pytest.raises(ConfigurationError, match="max_words must be at least 1, got 0"):
+            AlignedVectorsEmbedder(2, str(self.en), max_words=0, vocab=self.vocab("the"))
+        with pytest.raises(ConfigurationError, match="embedding_dim must be at least 1, got -2"):
+            AlignedVectorsEmbedder(-2, str(self.en), vocab=self.vocab("the"))
+        with pytest.raises(ConfigurationError, match="max_vector_words must be at least 1, got -1"):
+            VectorVocabulary.from_instances_and_vectors([], vector_files=[str(self.es)],
+                                                        max_vector_words=-1)  # fmt: skip
+
+    def test_truncated_vector_file_is_an_error(self):
+        # A download cut short: the header promises more rows than the file has.
+        self.es.write_text("30 2\ncasa 0.1 0.9\nthe 7 7\n")
+        with pytest.raises(InputFormatError, match=r"es\.vec:1: the header promises 30 vectors, but the file has only 2"):
+            AlignedVectorsEmbedder(2, [str(self.en), str(self.es)], vocab=self.vocab("casa"))
 
     def test_missing_vector_file_is_named(self):
         with pytest.raises(FileNotFoundError, match="missing.vec"):

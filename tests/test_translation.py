@@ -1,5 +1,7 @@
 import math
+import re
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -196,10 +198,31 @@ class TestDictionaryErrors(TranslationTestCase):
         self.dictionary = self.write("cats.txt", "cat gato\ndog perro\n")
         with pytest.raises(InputFormatError, match=r"cats\.txt: zero candidates could be scored"):
             self.translator()
-        # Swapped vector files: no English word has a source vector.
+        # Swapped vector files: the dictionary reads the other way round against them.
         self.dictionary = self.write("ok.txt", DICTIONARY)
-        with pytest.raises(InputFormatError, match="zero candidates"):
+        with pytest.raises(InputFormatError, match=r"ok\.txt: the dictionary looks reversed"):
             self.translator(source_vectors=self.es, target_vectors=self.en)
+
+    @pytest.mark.skipif(
+        not (FIXTURES / "dictionaries" / "en-es.txt").exists(), reason="fixtures not generated"
+    )
+    def test_reversed_dictionary(self):
+        # es-en where en-es is expected: it would run and put English words for English words.
+        lines = (FIXTURES / "dictionaries" / "en-es.txt").read_text(encoding="utf-8").splitlines()
+        self.dictionary = self.write("es-en.txt", "".join(f"{t} {s}\n" for s, t in map(str.split, lines)))
+        vectors = dict(
+            source_vectors=str(FIXTURES / "vectors" / "wiki.multi.en.vec"),
+            target_vectors=str(FIXTURES / "vectors" / "wiki.multi.es.vec"),
+        )
+        message = (
+            r"es-en\.txt: the dictionary looks reversed \(`target source` lines\): \d+ of its "
+            r"\d+ pairs have a target word \(second column\) in the source vectors \(.*wiki\.multi"
+            r"\.en\.vec\), but only \d+ have their source word \(first column\) there"
+        )
+        with pytest.raises(InputFormatError, match=message):
+            self.translator(**vectors)
+        self.dictionary = str(FIXTURES / "dictionaries" / "en-es.txt")
+        assert self.translator(**vectors).translate(["the"]) in (["el"], ["la"])
 
     def test_empty_dictionary(self):
         self.dictionary = self.write("empty.txt", "\n")
@@ -373,6 +396,15 @@ class TestTranslateCommand(TranslationTestCase):
         assert "4 tokens translated (66.7%), 2 kept" in summary
         assert "1.25 dictionary candidates per translated word" in summary
 
+    def test_byte_order_mark_and_line_endings_are_kept(self, monkeypatch):
+        source = self.write("bom.conll", "\ufeffThe x O\r\nriver x O\nbank x O")
+        output = self.TEST_DIR / "bom.out"
+        self.run_command(
+            monkeypatch, source, "--dictionary", self.dictionary, "--source-vectors", self.en,
+            "--target-vectors", self.es, "--output-file", str(output), "--alpha", "1",
+        )
+        assert output.read_bytes() == "\ufeffEl x O\r\nrío x O\nbanco x O".encode("utf-8")
+
     def test_latin1_and_window(self, monkeypatch):
         source = self.write("in.conll", "The x O\nriver x O\nbank x O\n", encoding="latin-1")
         output = str(self.TEST_DIR / "out.conll")
@@ -386,16 +418,62 @@ class TestTranslateCommand(TranslationTestCase):
         self.run_command(monkeypatch, *common, "--window", "0")
         assert open(output, encoding="latin-1").read().endswith("banco x O\n")
 
-    def test_bad_input_leaves_no_output(self, monkeypatch):
+    def command_error(self, monkeypatch, capsys, *args):
+        """The one line a user error prints on stderr (exit status 2)."""
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            self.run_command(monkeypatch, *args)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        if "translating" in err:  # the progress bar of the work done before the error
+            err = err.split("\n", err.count("\n") - 1)[-1]
+        assert err.count("\n") == 1 and err.startswith("error: "), err
+        return err.strip()
+
+    def test_bad_input_leaves_no_output(self, monkeypatch, capsys):
         source = self.write("in.conll", b"The x O\nr\xedo x O\n")
         output = self.TEST_DIR / "out.conll"
-        with pytest.raises(InputFormatError, match=r"in\.conll:2: .*--encoding"):
-            self.run_command(
-                monkeypatch, source, "--dictionary", self.dictionary, "--source-vectors",
-                self.en, "--target-vectors", self.es, "--output-file", str(output),
-            )
+        args = [source, "--dictionary", self.dictionary, "--source-vectors", self.en,
+                "--target-vectors", self.es, "--output-file", str(output)]  # fmt: skip
+        line = self.command_error(monkeypatch, capsys, *args)
+        assert re.match(r"error: .*in\.conll:2: bytes that are not valid utf-8 .*--encoding$", line)
         assert not output.exists()
-        assert list(self.TEST_DIR.glob("tmp*")) == []
+        assert [p.name for p in self.TEST_DIR.iterdir() if p.name.startswith((".", "tmp"))] == []
+        # --debug and XNER_DEBUG=1: the traceback.
+        with pytest.raises(InputFormatError, match=r"in\.conll:2: .*--encoding"):
+            self.run_command(monkeypatch, *args, "--debug")
+        monkeypatch.setenv("XNER_DEBUG", "1")
+        with pytest.raises(InputFormatError, match=r"in\.conll:2: .*--encoding"):
+            self.run_command(monkeypatch, *args)
+
+    def test_nonsense_parameters_and_outputs(self, monkeypatch, capsys):
+        source = self.write("in.conll", INPUT)
+        common = [source, "--dictionary", self.dictionary, "--source-vectors", self.en,
+                  "--target-vectors", self.es]  # fmt: skip
+        output = ["--output-file", str(self.TEST_DIR / "out.conll")]
+        line = self.command_error(monkeypatch, capsys, *common, *output, "--alpha", "1.5")
+        assert line == "error: argument --alpha: expected a weight in [0, 1], got 1.5"
+        line = self.command_error(monkeypatch, capsys, *common, *output, "--window", "-1")
+        assert line == "error: argument --window: expected an integer >= 0, got -1"
+        line = self.command_error(monkeypatch, capsys, *common)
+        assert line == "error: the following arguments are required: --output-file"
+        line = self.command_error(monkeypatch, capsys, *common, "--output-file", str(self.TEST_DIR))
+        assert line == f"error: --output-file {self.TEST_DIR}: is a directory, expected a file name"
+        line = self.command_error(monkeypatch, capsys, *common, "--output-file", f"{source}/x")
+        assert line == f"error: --output-file {source}/x: {source} is not a directory"
+        line = self.command_error(monkeypatch, capsys, *common[:1], "--dictionary", "nowhere.txt",
+                                  *common[3:], *output)  # fmt: skip
+        assert line == "error: bilingual dictionary not found: nowhere.txt"
+
+        # No permission to write (simulated: the tests may run as root): the message names the
+        # output file, not the temporary one it was about to create.
+        def denied(dir, prefix):
+            raise PermissionError(13, "Permission denied", f"{dir}/{prefix}x1y2z3")
+
+        monkeypatch.setattr(tempfile, "mkdtemp", denied)
+        line = self.command_error(monkeypatch, capsys, *common, *output)
+        assert line == f"error: [Errno 13] Permission denied: '{self.TEST_DIR / 'out.conll'}'"
+        assert not (self.TEST_DIR / "out.conll").exists()
 
     @pytest.mark.skipif(
         not (FIXTURES / "dictionaries" / "en-es.txt").exists(), reason="fixtures not generated"

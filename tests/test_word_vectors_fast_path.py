@@ -20,8 +20,6 @@ SAME = {
     "bom_header.vec": "\ufeff2 2\nthe 1 2\nof 3 4\n",
     "blank_lines.vec": "3 2\na 1 2\n\nb 3 4\n\nc 5 6\n",
     "quotes.vec": '2 2\n"a 1 2\nb" 3 4\n',
-    "header_says_more.vec": "5 2\na 1 2\nb 3 4\n",
-    "header_says_fewer.vec": "1 2\na 1 2\nb 3 4\n",
     "formats.vec": "1 8\nx -0.0 +1.5 1e-05 -2.5E+3 .25 7. 0.333333343 123456789\n",
 }
 FALLBACK = {
@@ -31,6 +29,13 @@ FALLBACK = {
     "non_numeric.vec": "2 2\na 1 2\nb 1 x2\n",
     "infinite.vec": "2 2\na 1 2\nb inf 2\n",
     "nan.vec": "2 2\na 1 2\nb nan 2\n",
+    # The header's row count is checked: a truncated download, or rows it does not count.
+    "header_says_fewer.vec": "1 2\na 1 2\nb 3 4\n",
+    "no_word.vec": "2 2\na 1 2\n 3 4\n",
+    "control_character.vec": "2 2\na 1 2\nb\x1b 3 4\n",
+    # pyarrow ends a row at a lone carriage return; the text policy rejects the file.
+    "lone_cr.vec": "2 2\na 1 2\nb\r 3 4\n",
+    "cr_between_rows.vec": "3 2\na 1 2\nb 3 4\rc 5 6\n",
 }
 
 
@@ -62,6 +67,33 @@ class TestArrowFastPath(AllenNlpTestCase):
         if name != "ragged_trailing.vec" and name != "double_space.vec":
             with pytest.raises(InputFormatError, match=rf"{name}:3: "):
                 word_vectors._parse_file(path, "utf-8", None)
+
+    def test_header_promising_more_rows_falls_back_and_is_an_error(self):
+        path = self.write("cut.vec", "5 2\na 1 2\nb 3 4\n")
+        assert word_vectors._parse_with_arrow(path, "utf-8", None) is None
+        assert word_vectors._parse_with_arrow(path, "utf-8", 3) is None
+        self.assert_same(
+            word_vectors._parse_with_arrow(path, "utf-8", 2),
+            word_vectors._parse_with_numpy(path, "utf-8", 2),
+        )
+        with pytest.raises(InputFormatError, match=r"cut\.vec:1: the header promises 5 vectors, .* only 2"):
+            word_vectors._parse_file(path, "utf-8", None)
+
+    def test_words_are_nfc_on_both_paths(self):
+        # "España" decomposed (n + U+0303) and "café" composed: the same strings either way.
+        path = self.write("nfd.vec", "2 2\nEspan\u0303a 1 2\ncafé 3 4\n")
+        fast = word_vectors._parse_with_arrow(path, "utf-8", None)
+        self.assert_same(fast, word_vectors._parse_with_numpy(path, "utf-8", None))
+        assert fast.words == ["Espa\u00f1a", "café"]
+
+    @pytest.mark.parametrize("parts", [1, 3])
+    def test_lone_carriage_return_in_ranges(self, parts):
+        lines = [f"w{i} {i} 1\n" for i in range(30)]
+        lines[20] = "w20\r 20 1\n"
+        path = self.write("cr.vec", "30 2\n" + "".join(lines))
+        assert word_vectors._parse_with_arrow(path, "utf-8", None, parts=parts) is None
+        with pytest.raises(InputFormatError, match=r"cr\.vec:22: carriage return"):
+            word_vectors._parse_file(path, "utf-8", None)
 
     def test_gzip_and_latin1(self):
         path = self.TEST_DIR / "v.vec.gz"

@@ -3,6 +3,7 @@ What `allennlp xner-align` does, as a function: read and check the inputs, build
 vectors (`procrustes` or `projection`), evaluate, and write `vectors-<src>.vec`,
 `vectors-<tgt>.vec` and `alignment.json` all-or-nothing.
 """
+import functools
 import json
 import logging
 import os
@@ -10,11 +11,12 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from allennlp.common.checks import ConfigurationError
 
 from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
-    Pair,
     infer_languages,
     match_dictionary,
     read_dictionary,
@@ -30,6 +32,7 @@ from xner_allennlp.alignment.projection import project_dictionary
 from xner_allennlp.common import word_vectors as _word_vectors
 from xner_allennlp.common.errors import InputFormatError, require_file
 from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors
+from xner_allennlp.translation.context_dictionary import check_direction
 
 logger = logging.getLogger(__name__)
 
@@ -90,60 +93,121 @@ def resolve_languages(
     inferred = infer_languages(dictionary)
     if source_lang is None or target_lang is None:
         if inferred is None:
-            raise ValueError(
+            raise ConfigurationError(
                 "cannot tell the languages from the dictionary name "
                 f"{os.path.basename(dictionary)!r} (expected e.g. en-es.txt): give --source-lang "
                 "and --target-lang"
             )
         source_lang = source_lang or inferred[0]
         target_lang = target_lang or inferred[1]
+    for option, lang in (("--source-lang", source_lang), ("--target-lang", target_lang)):
+        # The code names the output files.
+        if not lang or any(c in lang for c in "/\\") or lang.startswith("."):
+            raise ConfigurationError(f"{option}: {lang!r} is not a language code (e.g. en, es)")
     if source_lang == target_lang:
-        raise ValueError(f"source and target language are both {source_lang!r}")
+        raise ConfigurationError(f"source and target language are both {source_lang!r}")
+    if inferred == (target_lang.lower(), source_lang.lower()):
+        raise InputFormatError(
+            dictionary,
+            None,
+            f"the dictionary looks reversed: its name says {inferred[0]}-{inferred[1]}, but "
+            f"{source_lang} -> {target_lang} needs {source_lang}-{target_lang} (`{source_lang}-"
+            f"word {target_lang}-word` lines); give that dictionary or swap the languages",
+        )
+    if inferred is not None and inferred != (source_lang.lower(), target_lang.lower()):
+        logger.warning(
+            "%s: the name says %s-%s, the languages are %s -> %s", dictionary, *inferred,
+            source_lang, target_lang,
+        )
     return source_lang, target_lang
 
 
+def check_output_path(path: Optional[str], option: Optional[str] = None) -> None:
+    """
+    Refuses up front an output path that cannot become a file, naming it (and the option that
+    gave it): a failure while writing would come late and could name a temporary file.
+    """
+    if path is None:
+        return
+    what = f"{option} {path}" if option else path
+    if not str(path).strip():
+        raise ConfigurationError(f"{option or 'output file'}: empty file name")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: is a directory, expected a file name")
+    ancestor = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise NotADirectoryError(f"{what}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what}: no permission to write in {ancestor}")
+
+
 def write_outputs(
-    tables: Dict[str, WordVectors], texts: Optional[Dict[str, str]] = None
+    tables: Dict[str, WordVectors],
+    texts: Optional[Dict[str, str]] = None,
+    files: Optional[Dict[str, Callable[[str], Any]]] = None,
 ) -> None:
     """
-    Writes every table (fastText text format) and text file, all or none: everything is written
-    into a hidden staging directory next to its destination, and only when all are written are
-    they renamed into place. Then each table is read back with `load_word_vectors`, which checks
-    it and builds the binary cache; if that fails too, the new outputs are removed. The staging
-    directory goes in every case, with whatever a failed write left in it.
+    Writes every table (fastText text format), text and file (`files`: path -> a function that
+    writes the file at the path it is given) as one set: after it, the destinations hold either
+    all the new files or, on any error, what they held before. Everything is written into a
+    hidden staging directory next to its destination, and only when all are written are they
+    renamed into place, each destination that existed moved aside first and put back on error.
+    Then each table is read back with `load_word_vectors`, which checks it and builds the binary
+    cache. The staging directory goes in every case. An error names the destination, never a
+    file of the staging directory.
     """
     texts = texts or {}
+    files = files or {}
+    writers: Dict[str, Callable[[str], Any]] = {}
+    for path, table in tables.items():
+        writers[path] = functools.partial(_word_vectors.write_word_vectors, table=table)
+    for path, text in texts.items():
+        writers[path] = functools.partial(_write_text, text=text)
+    writers.update(files)
+    for path in writers:
+        check_output_path(path)
     created_dirs: List[str] = []
     staging: Dict[str, str] = {}
     temps: Dict[str, str] = {}
+    backups: Dict[str, str] = {}
     placed: List[str] = []
     try:
-        for path in list(tables) + list(texts):
+        for path in writers:
             directory = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(directory):
                 os.makedirs(directory)
                 created_dirs.append(directory)
             if directory not in staging:
-                staging[directory] = tempfile.mkdtemp(dir=directory, prefix=".xner-align-")
+                staging[directory] = _staged(path, tempfile.mkdtemp, dir=directory, prefix=".xner-")
             temps[path] = os.path.join(staging[directory], os.path.basename(path))
-        for path, table in tables.items():
-            logger.info("writing %d vectors to %s", len(table), path)
-            _word_vectors.write_word_vectors(temps[path], table)
-        for path, text in texts.items():
-            with open(temps[path], "w", encoding="utf-8") as handle:
-                handle.write(text)
+        for path, write in writers.items():
+            logger.info("writing %s", path)
+            _staged(path, write, temps[path])
         mode = _default_file_mode()
         for path, temp in temps.items():
             os.chmod(temp, mode)  # temp files are private (0600); outputs get the umask's mode
-            os.replace(temp, path)
+            if os.path.lexists(path):
+                backups[path] = temp + ".old"
+                _staged(path, os.replace, path, backups[path])
+            _staged(path, os.replace, temp, path)
             placed.append(path)
         for path in tables:
             load_word_vectors(path)
     except BaseException:
         for path in placed:
             _remove(path)
+        kept = set()
+        for path, backup in backups.items():
+            try:
+                os.replace(backup, path)
+            except OSError as error:
+                kept.add(os.path.dirname(backup))
+                logger.error("could not put %s back (%s): it is %s", path, error, backup)
         for directory in staging.values():
-            shutil.rmtree(directory, ignore_errors=True)
+            if directory not in kept:
+                shutil.rmtree(directory, ignore_errors=True)
         for directory in reversed(created_dirs):
             try:
                 os.rmdir(directory)
@@ -152,6 +216,22 @@ def write_outputs(
         raise
     for directory in staging.values():
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _staged(destination: str, function: Callable, *args, **kwargs):
+    """`function(*args)`, whose OSError names `destination` instead of its staged file."""
+    try:
+        return function(*args, **kwargs)
+    except OSError as error:
+        if error.filename is None or error.filename == destination:
+            raise
+        # e.g. "[Errno 28] No space left on device: 'out/vectors-es.vec'"
+        raise type(error)(error.errno, error.strerror, destination) from None
 
 
 def _default_file_mode() -> int:
@@ -177,22 +257,14 @@ def _check_dimensions(source: WordVectors, target: WordVectors) -> None:
         )
 
 
-def _check_match(
-    match: DictionaryMatch, source: WordVectors, target: WordVectors, pairs: List[Pair]
-) -> None:
+def _check_match(match: DictionaryMatch, source: WordVectors, target: WordVectors) -> None:
     if len(match) == 0:
-        reverse = match_dictionary([(t, s) for s, t in pairs[:2000]], source.index, target.index)
-        hint = (
-            "; it looks reversed (target source): swap the languages or the vector files"
-            if len(reverse)
-            else ""
-        )
         raise InputFormatError(
             match.path,
             None,
             f"no dictionary pair has both words in the vocabularies of {source.source} "
             f"({len(source)} words) and {target.source} ({len(target)} words): "
-            f"{match.describe()}{hint}",
+            f"{match.describe()}",
         )
     if len(match) < source.dim:
         raise InputFormatError(
@@ -234,16 +306,39 @@ def build_aligned_vectors(
     started = time.perf_counter()
     seconds: Dict[str, float] = {}
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise ConfigurationError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     if direction not in DIRECTIONS:
-        raise ValueError(f"--map must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        raise ConfigurationError(
+            f"--map must be one of {', '.join(DIRECTIONS)}, got {direction!r}"
+        )
     if method == "procrustes" and target is None:
-        raise ValueError("the procrustes method needs --target (monolingual target vectors)")
+        raise ConfigurationError(
+            "the procrustes method needs --target (monolingual target vectors)"
+        )
     if method == "projection" and target is not None:
-        raise ValueError("the projection method builds the target vectors itself: drop --target")
-    steps = parse_normalization(normalize)
+        raise ConfigurationError(
+            "the projection method builds the target vectors itself: drop --target"
+        )
+    for option, value, minimum in (
+        ("--refinement-rounds", refinement_rounds, 0),
+        ("--refine-max-rank", refine_max_rank, 0),
+        ("--csls-knn", csls_knn, 1),
+        ("--max-source-words", max_source_words, 1),
+        ("--max-target-words", max_target_words, 1),
+        ("--chunk-size", chunk_size, 1),
+    ):
+        if value is not None and value < minimum:
+            raise ConfigurationError(f"{option} must be at least {minimum}, got {value}")
+    if not str(output_dir).strip():
+        raise ConfigurationError("--output-dir: empty directory name")
+    try:
+        steps = parse_normalization(normalize)
+    except ValueError as error:
+        raise ConfigurationError(f"--normalize: {error}") from None
     source_lang, target_lang = resolve_languages(dictionary, source_lang, target_lang)
     outputs = output_paths(output_dir, source_lang, target_lang)
+    for path in [*outputs.values(), os.path.join(output_dir, REPORT_FILE)]:
+        check_output_path(path)
     require_file(source, "source vector file")
     if target is not None:
         require_file(target, "target vector file")
@@ -271,8 +366,12 @@ def build_aligned_vectors(
     if method == "procrustes":
         assert target_table is not None
         _check_dimensions(source_table, target_table)
+        check_direction(
+            dictionary, pairs, source_table.index, target_table.index,
+            f"the source vectors ({source})", f"the target vectors ({target})",
+        )
         match = match_dictionary(pairs, source_table.index, target_table.index, dictionary)
-        _check_match(match, source_table, target_table, pairs)
+        _check_match(match, source_table, target_table)
         logger.info("dictionary %s: %s", dictionary, match.describe())
         # Without normalisation the loaded (read-only) matrices serve as they are: the mapped side
         # becomes a new array, the other is written unchanged.
@@ -307,6 +406,9 @@ def build_aligned_vectors(
         )
         seconds["align"] = time.perf_counter() - tick
     else:
+        check_direction(
+            dictionary, pairs, source_table.index, None, f"the source vectors ({source})"
+        )
         target_out, stats = project_dictionary(source_table, pairs)
         if len(target_out) == 0:
             raise InputFormatError(

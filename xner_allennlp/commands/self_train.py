@@ -5,7 +5,6 @@ writes the sentences the model is confident about as CoNLL, to train on next
 """
 import argparse
 import os
-import sys
 import tempfile
 from typing import Iterator, List
 
@@ -14,7 +13,9 @@ from allennlp.common.checks import ConfigurationError, check_for_gpu
 from allennlp.common.tqdm import Tqdm
 from allennlp.models.archival import load_archive
 
-from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
+from xner_allennlp.alignment.pipeline import check_output_path
+from xner_allennlp.commands.errors import add_command, count
+from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
 from xner_allennlp.training.self_training import bioul_to_iob2, pseudo_label
 
 
@@ -34,11 +35,10 @@ class XnerSelfTrain(Subcommand):
         subparser.add_argument("--input-format", choices=["text", "conll"], default="text")
         subparser.add_argument("--encoding", default="utf-8", help="of a text input (default utf-8)")
         subparser.add_argument("--threshold", type=float, default=0.9, help="minimum marginal (0.9)")
-        subparser.add_argument("--max-sentences", type=int, default=None, help="read at most N sentences")
-        subparser.add_argument("--batch-size", type=int, default=32)
+        subparser.add_argument("--max-sentences", type=count(1), default=None, help="read at most N sentences")
+        subparser.add_argument("--batch-size", type=count(1), default=32)
         subparser.add_argument("--cuda-device", type=int, default=-1)
-        subparser.set_defaults(func=self_train_from_args)
-        return subparser
+        return add_command(subparser, self_train_from_args)
 
 
 def read_text_sentences(path: str, encoding: str) -> Iterator[List[str]]:
@@ -47,19 +47,13 @@ def read_text_sentences(path: str, encoding: str) -> Iterator[List[str]]:
         for number, raw in enumerate(handle, start=1):
             if b"\x00" in raw:
                 raise InputFormatError(path, number, "NUL bytes: a binary file, not text")
-            line = decode_line(raw, encoding, path, number, "--encoding")
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            words = line.split()
+            words = split_fields(decode_line(raw, encoding, path, number, "--encoding"))
             if words:
                 yield words
 
 
 def self_train_from_args(args: argparse.Namespace) -> None:
-    try:
-        stats = self_train(args)
-    except (ValueError, FileNotFoundError, IsADirectoryError, ConfigurationError) as error:
-        sys.exit(f"xner-self-train: error: {error}")
+    stats = self_train(args)
     print(
         f"{stats['kept']} of {stats['read']} sentences kept at threshold {args.threshold} "
         f"({stats['kept_tokens']} tokens, {stats['entities']} entities); written to {args.output_file}"
@@ -71,8 +65,11 @@ def self_train(args: argparse.Namespace) -> dict:
         raise ConfigurationError(f"--threshold must be in (0, 1], got {args.threshold}")
     if args.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1")
+    if args.max_sentences is not None and args.max_sentences < 1:
+        raise ConfigurationError("--max-sentences must be at least 1")
     check_for_gpu(args.cuda_device)
     require_file(args.input_file, "input file")
+    check_output_path(args.output_file, "--output-file")
     archive = load_archive(args.archive_file, cuda_device=args.cuda_device)
     reader = archive.validation_dataset_reader
     if args.input_format == "conll":
@@ -80,8 +77,6 @@ def self_train(args: argparse.Namespace) -> dict:
     else:
         sentences = read_text_sentences(args.input_file, args.encoding)
     if args.max_sentences is not None:
-        if args.max_sentences < 1:
-            raise ConfigurationError("--max-sentences must be at least 1")
         sentences = (s for i, s in zip(range(args.max_sentences), sentences))
     stats = {"read": 0, "kept": 0, "kept_tokens": 0, "entities": 0}
     directory = os.path.dirname(os.path.abspath(args.output_file))

@@ -4,14 +4,14 @@ with the `context_dictionary` translator, to inspect what the training reader wi
 """
 import argparse
 import logging
-import os
 import re
-import tempfile
 from typing import List, Tuple
 
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common.tqdm import Tqdm
 
+from xner_allennlp.alignment.pipeline import check_output_path, write_outputs
+from xner_allennlp.commands.errors import add_command, count
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
 from xner_allennlp.dataset_readers.xner_conll import _transfer_case
 from xner_allennlp.translation.context_dictionary import (
@@ -22,6 +22,16 @@ from xner_allennlp.translation.context_dictionary import (
 logger = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"(\s*)(\S+)")
+
+
+def _weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a weight in [0, 1], got {value}")
+    return value
 
 
 @Subcommand.register("xner-translate")
@@ -47,16 +57,20 @@ class XnerTranslate(Subcommand):
             "--encoding", default="utf-8", help="encoding of the input and output files"
         )
         subparser.add_argument(
-            "--alpha", type=float, default=0.5, help="weight of the direct similarity"
+            "--alpha", type=_weight, default=0.5, help="weight of the direct similarity"
         )
         subparser.add_argument(
-            "--window", type=int, default=None, help="context window (default: whole sentence)"
+            "--window",
+            type=count(0),
+            default=None,
+            help="context window (default: whole sentence)",
         )
-        subparser.set_defaults(func=translate_from_args)
-        return subparser
+        return add_command(subparser, translate_from_args)
 
 
 def translate_from_args(args: argparse.Namespace) -> None:
+    require_file(args.input_file, "CoNLL file")
+    check_output_path(args.output_file, "--output-file")
     translator = ContextDictionaryTranslator(
         dictionary=args.dictionary,
         source_vectors=args.source_vectors,
@@ -95,25 +109,22 @@ def translate_conll_file(
     for line_number, raw in enumerate(Tqdm.tqdm(lines, desc="translating"), 1):
         line = decode_line(raw, encoding, path, line_number, "--encoding")
         output.append(raw)
-        # A byte-order mark is kept in the output but is not part of the first word.
-        start = 1 if line_number == 1 and line.startswith("\ufeff") else 0
-        match = _TOKEN.match(line, start)
+        # decode_line drops the line ending and a byte-order mark, which are no part of the
+        # first word; a rewritten line keeps them.
+        lead = "\ufeff" if line_number == 1 and raw.decode(encoding).startswith("\ufeff") else ""
+        ending = "\r\n" if raw.endswith(b"\r\n") else "\n" if raw.endswith(b"\n") else ""
+        match = _TOKEN.match(lead + line + ending, len(lead))
         if match is None or match.group(2) == "-DOCSTART-":
             _flush(translator, sentence, output, encoding, path)
             continue
-        sentence.append((len(output) - 1, line, match.span(2)))
+        sentence.append((len(output) - 1, match.string, match.span(2)))
     _flush(translator, sentence, output, encoding, path)
 
-    directory = os.path.dirname(os.path.abspath(output_file))
-    os.makedirs(directory, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("wb", dir=directory, delete=False)
-    try:
-        with handle:
+    def write(path: str) -> None:
+        with open(path, "wb") as handle:
             handle.writelines(output)
-        os.replace(handle.name, output_file)
-    except BaseException:
-        os.unlink(handle.name)
-        raise
+
+    write_outputs({}, files={output_file: write})
     after = translator.stats
     return TranslationStats(
         *(getattr(after, name) - getattr(before, name) for name in vars(before))

@@ -15,6 +15,7 @@ import concurrent.futures
 import gzip
 import hashlib
 import io
+import json
 import logging
 import os
 import tempfile
@@ -26,7 +27,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from xner_allennlp.common.cpus import idle_cpus
-from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
+from xner_allennlp.common.errors import InputFormatError, check_text, decode_line, require_file
 
 logger = logging.getLogger(__name__)
 
@@ -168,20 +169,44 @@ class _RowStore:
 
 
 class _Parser:
-    def __init__(self, path: str, encoding: str, dim: Optional[int], dim_source: str):
+    def __init__(
+        self,
+        path: str,
+        encoding: str,
+        dim: Optional[int],
+        dim_source: str,
+        header_rows: Optional[int] = None,
+    ):
         self.path = path
         self.encoding = encoding
         self.dim = dim
         self.dim_source = dim_source
+        self.header_rows = header_rows
         self.words: List[str] = []
         self.rows = 0
         self._rows = _RowStore()
 
     def parse(self, lines: List[bytes], first_line_number: int) -> None:
+        if self.header_rows is not None and self.rows + len(lines) > self.header_rows:
+            # A wrong count in the header is as likely as extra rows: neither is guessed.
+            raise InputFormatError(
+                self.path,
+                first_line_number + self.header_rows - self.rows,
+                f"more vector rows than the {self.header_rows} of the header (line 1); expected "
+                "the file to end before this row (fix the header's row count)",
+            )
         words = []
         rests = []
-        for raw in lines:
+        for offset, raw in enumerate(lines):
+            if b"\r" in raw:  # rare: the text policy's error for a carriage return inside a line
+                _decode(raw, self.encoding, self.path, first_line_number + offset)
             word, _, rest = raw.partition(b" ")
+            if not word:
+                raise InputFormatError(
+                    self.path,
+                    first_line_number + offset,
+                    "no word: the line starts with a space; expected `word v1 ... vD`",
+                )
             words.append(word.rstrip(b"\r\n"))
             rests.append(rest if rest.endswith(b"\n") else rest + b"\n")
         block = b"".join(rests)
@@ -192,12 +217,18 @@ class _Parser:
         bad = np.flatnonzero(lengths != self.dim)
         if len(bad):
             i = int(bad[0])
-            raise InputFormatError(
-                self.path,
-                first_line_number + i,
-                f"row for {_decode(words[i], self.encoding, self.path, first_line_number + i)!r} "
-                f"has {lengths[i]} values, expected {self.dim} as given by {self.dim_source}",
-            )
+            word = _decode(words[i], self.encoding, self.path, first_line_number + i)
+            if lengths[i] == self.dim - 1 and _is_number(word):
+                message = (
+                    f"no word: the row is {self.dim} numbers, expected a word and then the "
+                    f"{self.dim} values given by {self.dim_source}"
+                )
+            else:
+                message = (
+                    f"row for {word!r} has {lengths[i]} values, expected {self.dim} as given by "
+                    f"{self.dim_source}"
+                )
+            raise InputFormatError(self.path, first_line_number + i, message)
         with warnings.catch_warnings():
             warnings.simplefilter("error", DeprecationWarning)
             try:
@@ -239,6 +270,26 @@ class _Parser:
         raise InputFormatError(self.path, first_line_number, "could not parse vector values")
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_row_count(path: str, header: Tuple[int, int], rows: int, max_words: Optional[int]):
+    """A file that ends before the rows its header promises: a truncated download, most often."""
+    expected = header[0] if max_words is None else min(header[0], max_words)
+    if rows < expected:
+        raise InputFormatError(
+            path,
+            1,
+            f"the header promises {header[0]} vectors, but the file has only {rows} rows: it is "
+            "truncated (an interrupted download?) or the header's row count is wrong",
+        )
+
+
 def _parse_file(path: str, encoding: str, max_words: Optional[int]) -> WordVectors:
     table = _parse_with_arrow(path, encoding, max_words)
     if table is None:
@@ -264,7 +315,7 @@ def _parse_with_numpy(path: str, encoding: str, max_words: Optional[int]) -> Wor
             first = first[3:]
         header = _parse_header(first)
         if header is not None:
-            parser = _Parser(path, encoding, header[1], "the header (line 1)")
+            parser = _Parser(path, encoding, header[1], "the header (line 1)", header[0])
             parser.reserve(header[0] if max_words is None else min(header[0], max_words))
             line_number = 2
             pending: List[bytes] = []
@@ -296,6 +347,8 @@ def _parse_with_numpy(path: str, encoding: str, max_words: Optional[int]) -> Wor
             line_number += len(lines)
             if max_words is not None and parser.rows >= max_words:
                 break
+    if header is not None:
+        _check_row_count(path, header, parser.rows, max_words)
     if parser.rows == 0:
         raise InputFormatError(path, None, "no word vectors found")
     return WordVectors(parser.words, parser.matrix(), path)
@@ -327,6 +380,40 @@ class _FileSlice(io.RawIOBase):
 
     def close(self) -> None:
         self._file.close()
+        super().close()
+
+
+class _NoLoneCarriageReturn(io.RawIOBase):
+    """
+    A binary stream that stops pyarrow at a carriage return not followed by a line feed:
+    pyarrow's CSV reader ends a row there, but the text policy (`decode_line`) rejects the file,
+    and both parsers must accept and reject the same files.
+    """
+
+    def __init__(self, raw) -> None:
+        super().__init__()
+        self._raw = raw
+        self._pending = False  # the previous block ended with a carriage return
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        read = self._raw.readinto(buffer)
+        if not read:
+            if self._pending:
+                raise _NotPlain()
+            return 0
+        data = bytes(memoryview(buffer)[:read])
+        if self._pending and not data.startswith(b"\n"):
+            raise _NotPlain()
+        self._pending = data.endswith(b"\r")
+        if b"\r" in data and data.count(b"\r") - self._pending != data.count(b"\r\n"):
+            raise _NotPlain()
+        return read
+
+    def close(self) -> None:
+        self._raw.close()
         super().close()
 
 
@@ -417,6 +504,9 @@ def _parse_with_arrow(
                     count = min(count, max_words - len(words))
                 if trailing and compute.max(compute.binary_length(batch.column(dim + 1))).as_py():
                     raise _NotPlain()  # something after the trailing space
+                shortest = compute.min(compute.binary_length(batch.column(0))).as_py()
+                if batch.num_rows and not shortest:
+                    raise _NotPlain()  # a line that starts with a space: no word
                 # Columns to rows in C++ (an ArrowTypeError if any value is missing), then
                 # one copy that rounds float64 to float32.
                 values = np.asarray(batch.select(value_names).to_tensor(row_major=True))[:count]
@@ -437,7 +527,7 @@ def _parse_with_arrow(
     words: List[bytes] = []
     try:
         if parts <= 1:
-            stream = pyarrow.input_stream(path, compression="gzip" if compressed else None)
+            stream = pyarrow.PythonFile(_NoLoneCarriageReturn(_open_binary(path)), mode="r")
             read(stream, 1 if header else 0, rows, words)
         else:
             data_start = len(first) + (3 if header is not None and _has_bom(path) else 0)
@@ -469,7 +559,8 @@ def _parse_with_arrow(
                     # The first range fills the preallocated matrix; the others keep their
                     # own rows until it is done, then are copied after it.
                     stores[k] = rows if k == 0 else _RowStore()
-                stream = pyarrow.PythonFile(_FileSlice(path, *ranges[k]), mode="r")
+                raw = _NoLoneCarriageReturn(_FileSlice(path, *ranges[k]))
+                stream = pyarrow.PythonFile(raw, mode="r")
                 read(stream, 0, stores[k], word_lists[k])
 
             with concurrent.futures.ThreadPoolExecutor(len(ranges)) as pool:
@@ -489,12 +580,26 @@ def _parse_with_arrow(
         return None
     if not words:
         return None
+    if header is not None and len(words) != (
+        header[0] if max_words is None else min(header[0], max_words)
+    ):
+        return None  # rows missing or more than the header says: the numpy parser reports it
     try:
         decoded = [word.decode(encoding) for word in words]
     except UnicodeDecodeError:
         return None
     if header is None and decoded[0].startswith("\ufeff"):
         decoded[0] = decoded[0][1:]
+    # The numpy parser's text policy on all words at once: control characters are an error
+    # (left to it to report), and words come out NFC as there. Line ends never occur in a word,
+    # and normalisation never composes across one.
+    joined = "\n".join(decoded)
+    try:
+        normalized = check_text(joined, path, 0)
+    except InputFormatError:
+        return None
+    if normalized != joined:
+        decoded = normalized.split("\n")
     return WordVectors(decoded, rows.matrix(), path)
 
 
@@ -556,33 +661,118 @@ def _cache_key(path: str, encoding: str, max_words: Optional[int]) -> str:
     return hashlib.sha1(ident.encode("utf-8")).hexdigest()
 
 
+# What the cache's metadata says about its own files. A new version (parser rules or layout)
+# makes every cache written before it be parsed again.
+_CACHE_VERSION = 2
+try:
+    import xxhash  # in the lock file (a `datasets` dependency)
+
+    _HASH = "xxh3_128"
+
+    def _digest(data) -> str:
+        return xxhash.xxh3_128(data).hexdigest()
+
+except ImportError:  # pragma: no cover
+    _HASH = "blake2b"
+
+    def _digest(data) -> str:
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _matrix_bytes(matrix: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(matrix).reshape(-1).view(np.uint8)
+
+
 def _read_cache(prefix: str, source: str) -> Optional[WordVectors]:
+    """
+    The cached table, or None when there is none, it is another version's, or it is damaged.
+    Its metadata (`.json`) is written last and holds checksums of the matrix and the words: a
+    cache whose writer died midway has none, and a damaged file (truncated, overwritten, bit
+    flips) does not match them, so neither is ever served.
+    """
     try:
-        matrix = np.load(prefix + ".npy")
-        with open(prefix + ".words", encoding="utf-8") as handle:
-            words = handle.read().split("\n")
-    except (OSError, ValueError):
+        with open(prefix + ".json", encoding="utf-8") as handle:
+            meta = json.load(handle)
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError) as error:
+        return _damaged(prefix, source, f"unreadable metadata: {error}")
+    if not isinstance(meta, dict) or meta.get("version") != _CACHE_VERSION:
+        return None
+    if meta.get("hash") != _HASH:
+        return None  # written where another checksum was available: rebuilt, not distrusted
+    try:
+        matrix = np.load(prefix + ".npy", allow_pickle=False)
+        with open(prefix + ".words", "rb") as handle:
+            words_bytes = handle.read()
+    except (OSError, ValueError, EOFError) as error:
+        return _damaged(prefix, source, str(error))
+    if matrix.dtype != np.float32 or list(matrix.shape) != [meta.get("rows"), meta.get("dim")]:
+        return _damaged(prefix, source, f"matrix {matrix.dtype} {matrix.shape}, expected "
+                        f"float32 ({meta.get('rows')}, {meta.get('dim')})")
+    if _digest(_matrix_bytes(matrix)) != meta.get("matrix"):
+        return _damaged(prefix, source, "the matrix does not match its checksum")
+    if _digest(words_bytes) != meta.get("words"):
+        return _damaged(prefix, source, "the word list does not match its checksum")
+    words = words_bytes.decode("utf-8").split("\n")
     if len(words) != matrix.shape[0]:
-        return None
+        return _damaged(prefix, source, f"{len(words)} words for {matrix.shape[0]} rows")
     return WordVectors(words, matrix, source)
+
+
+def _damaged(prefix: str, source: str, reason: str) -> None:
+    logger.warning(
+        "the vector cache %s.* of %s is damaged (%s): parsing the text file again", prefix,
+        source, reason,
+    )
+    return None
 
 
 def _write_cache(prefix: str, table: WordVectors) -> None:
     directory = os.path.dirname(prefix)
+    matrix = np.ascontiguousarray(table.matrix)
+    words = "\n".join(table.words).encode("utf-8")
+    meta = {
+        "version": _CACHE_VERSION,
+        "source": os.path.abspath(table.source),
+        "rows": int(matrix.shape[0]),
+        "dim": int(matrix.shape[1]),
+        "hash": _HASH,
+        "matrix": _digest(_matrix_bytes(matrix)),
+        "words": _digest(words),
+    }
+    parts = (
+        (".npy", lambda handle: np.save(handle, matrix)),
+        (".words", lambda handle: handle.write(words)),
+        # Last: until it is in place the other two are never read.
+        (".json", lambda handle: handle.write(json.dumps(meta, indent=1).encode("utf-8"))),
+    )
+    temp = None
     try:
         os.makedirs(directory, exist_ok=True)
-        # Temp files then rename: a concurrent reader never sees half a cache.
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".npy", delete=False) as handle:
-            np.save(handle, table.matrix)
-        os.replace(handle.name, prefix + ".npy")
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=directory, suffix=".words", delete=False
-        ) as handle:
-            handle.write("\n".join(table.words))
-        os.replace(handle.name, prefix + ".words")
+        # An older complete cache under this key would vouch for files now being replaced.
+        _remove_file(prefix + ".json")
+        for suffix, write in parts:
+            # Temp files then rename: a concurrent reader never sees half a file.
+            with tempfile.NamedTemporaryFile(
+                dir=directory, prefix=os.path.basename(prefix), suffix=suffix + ".tmp", delete=False
+            ) as handle:
+                temp = handle.name
+                write(handle)
+            os.replace(temp, prefix + suffix)
+            temp = None
     except OSError as error:
         logger.warning("could not write the vector cache %s: %s", prefix, error)
+    finally:
+        if temp is not None:
+            _remove_file(temp)
+
+
+def _remove_file(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 _memory: Dict[str, WordVectors] = {}
@@ -608,8 +798,10 @@ def load_word_vectors(
     max_words : `int`, optional (default = `None`)
         Keep only the first `max_words` rows (the most frequent words in fastText/MUSE files).
     cache_dir : `str`, optional (default = `$XNER_VECTOR_CACHE` or `~/.cache/xner_allennlp/vectors`)
-        Where the binary cache (`.npy` matrix + word list) lives. Its key is the file's absolute
-        path, size and modification time, so a changed file is parsed again.
+        Where the binary cache (`.npy` matrix, word list, `.json` metadata) lives. Its key is the
+        file's absolute path, size and modification time, so a changed file is parsed again; a
+        cache file that does not match the checksums of its metadata (xxh3-128, about 15 ms for
+        a 200k x 300 matrix) is parsed again with a warning, never served.
     use_cache : `bool`, optional (default = `True`)
         Read and write the binary cache. The in-process cache is always used.
     """

@@ -3,6 +3,7 @@ import os
 import tempfile
 from typing import Dict, Iterable, Iterator, List, Optional, Union
 
+from allennlp.common.checks import ConfigurationError
 from allennlp.data import Instance, Vocabulary
 
 from xner_allennlp.common.word_vectors import load_merged
@@ -65,6 +66,11 @@ class VectorVocabulary(Vocabulary):
         max_vector_words: Optional[int] = None,
         **kwargs,
     ) -> "Vocabulary":
+        if max_vector_words is not None and max_vector_words < 1:
+            raise ConfigurationError(
+                f"from_instances_and_vectors: max_vector_words must be at least 1, got "
+                f"{max_vector_words}"
+            )
         surface: Dict[str, str] = {}
         vocab = cls.from_instances(_recording_romanized(instances, surface), **kwargs)
         vocab.romanizations = _uroman_romanizations(surface)

@@ -73,6 +73,14 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         super().__init__()
         if vocab is None:
             raise ConfigurationError("aligned_vectors needs the vocabulary")
+        if embedding_dim < 1:
+            raise ConfigurationError(
+                f"aligned_vectors: embedding_dim must be at least 1, got {embedding_dim}"
+            )
+        if max_words is not None and max_words < 1:
+            raise ConfigurationError(
+                f"aligned_vectors: max_words must be at least 1, got {max_words}"
+            )
         self._dim = embedding_dim
         self._namespace = vocab_namespace
         self._trainable_oov = trainable_oov

@@ -1,11 +1,11 @@
 import logging
 from dataclasses import dataclass
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Container, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
+from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
 from xner_allennlp.common.word_vectors import WordVectors, load_merged
 from xner_allennlp.dataset_readers.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
 from xner_allennlp.translation.translator import Translator
@@ -48,9 +48,7 @@ def read_dictionary(path: str, encoding: str = "utf-8") -> List[Tuple[int, str, 
     with open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, 1):
             line = decode_line(raw, encoding, path, line_number, "the dictionary encoding")
-            if line_number == 1:
-                line = line.lstrip("\ufeff")
-            fields = line.split()
+            fields = split_fields(line)
             if not fields:
                 continue
             if len(fields) != 2:
@@ -62,6 +60,50 @@ def read_dictionary(path: str, encoding: str = "utf-8") -> List[Tuple[int, str, 
                 )
             pairs.append((line_number, fields[0], fields[1]))
     return pairs
+
+
+def check_direction(
+    path: str,
+    pairs: Sequence[Tuple[str, str]],
+    source_words: Container[str],
+    target_words: Optional[Container[str]] = None,
+    source_name: str = "the source vectors",
+    target_name: str = "the target vectors",
+) -> None:
+    """
+    Raises `InputFormatError` when the dictionary at `path` (its `(source, target)` pairs) reads
+    the other way round against the vocabularies of the two languages: far more of its target
+    words (second column) are source-language words than its source words, and (with
+    `target_words`) far more of its source words are target-language words than its target
+    words. A reversed dictionary would otherwise run and replace words by words of their own
+    language. Words both languages share (names, numbers) count on both sides.
+    """
+    pairs = list(pairs)
+    source_hits = sum(s in source_words for s, _ in pairs)
+    reversed_source_hits = sum(t in source_words for _, t in pairs)
+    forward, backward = source_hits, reversed_source_hits
+    target_part = ""
+    if target_words is not None:
+        target_hits = sum(t in target_words for _, t in pairs)
+        reversed_target_hits = sum(s in target_words for s, _ in pairs)
+        forward += target_hits
+        backward += reversed_target_hits
+        target_part = (
+            f"; {reversed_target_hits} of its source words are in {target_name}, but only "
+            f"{target_hits} of its target words"
+        )
+    # Correct dictionaries are far from it: each language's words are best covered by its own
+    # vectors, shared words count for both directions.
+    if backward >= 2 and backward > 1.5 * forward:
+        raise InputFormatError(
+            path,
+            None,
+            f"the dictionary looks reversed (`target source` lines): {reversed_source_hits} of "
+            f"its {len(pairs)} pairs have a target word (second column) in {source_name}, but "
+            f"only {source_hits} have their source word (first column) there{target_part}. "
+            "Give the dictionary of the other direction, or swap its columns (or the vector "
+            "files, if those are swapped)",
+        )
 
 
 def _as_list(paths: Union[str, Sequence[str]]) -> List[str]:
@@ -132,6 +174,8 @@ class ContextDictionaryTranslator(Translator):
         replace_urls: bool = True,
     ) -> None:
         _check_parameters(alpha, window)
+        if max_vector_words is not None and max_vector_words < 1:
+            raise ConfigurationError(f"max_vector_words must be at least 1, got {max_vector_words}")
         pairs = read_dictionary(dictionary, dictionary_encoding)
         load = dict(encoding=vectors_encoding, max_words=max_vector_words)
         source = load_merged(_as_list(source_vectors), **load)
@@ -181,6 +225,14 @@ class ContextDictionaryTranslator(Translator):
             raise InputFormatError(path, None, "the dictionary has no `source target` pairs")
 
         target_index, source_index = target.index, source.index
+        check_direction(
+            path,
+            [(s, t) for s, cands in candidates.items() for t in cands],
+            source_index,
+            target_index,
+            f"the source vectors ({source.source})",
+            f"the target vectors ({target.source})",
+        )
         compact: Dict[int, int] = {}
         self._entries: Dict[str, _Entry] = {}
         scorable = with_target = total = 0

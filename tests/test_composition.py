@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from allennlp.common.checks import ConfigurationError
+
+from xner_allennlp.alignment.composition import StemMatcher, SubwordComposer, compose_missing
+
+
+def _table(seed=0):
+    """German-like words whose vectors are sums of their parts' vectors, so subwords predict them."""
+    rng = np.random.default_rng(seed)
+    parts = {p: rng.normal(size=8) for p in ["bundes", "regierung", "land", "tag", "haus", "stadt", "rat"]}
+    words, rows = [], []
+    for a in parts:
+        for b in parts:
+            if a != b:
+                words.append(a + b)
+                rows.append(parts[a] + parts[b])
+    return words, np.stack(rows).astype(np.float32)
+
+
+def _cosine(a, b):
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_subword_composition_gives_a_table_word_its_own_vector_back():
+    words, matrix = _table()
+    composer = SubwordComposer(buckets=2**14, l2=1e-3, iterations=500).fit(words, matrix)
+    composed = composer(words)
+    assert min(_cosine(c, m) for c, m in zip(composed, matrix)) > 0.95
+
+
+def test_subword_composition_is_deterministic_for_an_unseen_word():
+    words, matrix = _table()
+    held_out = "bundestag"
+    keep = [i for i, w in enumerate(words) if w != held_out]
+    first = SubwordComposer(buckets=2**14, l2=1e-2).fit([words[i] for i in keep], matrix[keep])
+    second = SubwordComposer(buckets=2**14, l2=1e-2).fit([words[i] for i in keep], matrix[keep])
+    a, b = first([held_out, "stadtbundes"]), second([held_out, "stadtbundes"])
+    np.testing.assert_array_equal(a, b)
+    # Composed from "bundes..." and "...tag" pieces: closer to its true vector than chance.
+    truth = matrix[words.index(held_out)]
+    others = [_cosine(a[0], matrix[i]) for i in keep]
+    assert _cosine(a[0], truth) > np.median(others)
+
+
+def test_stem_matcher_uses_words_with_the_same_stem():
+    words = ["regierung", "haus", "häuser"]
+    matrix = np.eye(3, dtype=np.float32)
+    stem = StemMatcher("de", words, matrix)
+    np.testing.assert_array_equal(stem("regierungen"), matrix[0])  # "regier" both
+    assert stem("xylophon") is None
+    with pytest.raises(ConfigurationError, match="no stemmer for language 'bn'.*de, en, es"):
+        StemMatcher("bn", words, matrix)
+
+
+def test_compose_missing_takes_the_first_method_that_places_a_word():
+    words, matrix = _table()
+    new, rows, counts = compose_missing(
+        ["bundesregierung", "landtage", "bundeshausrat", "bundesregierung"], words, matrix,
+        ["stem", "subword"], "de", composer=SubwordComposer(buckets=2**12),
+    )
+    assert new == ["landtage", "bundeshausrat"]  # known words and repeats left out
+    assert counts == {"stem": 1, "subword": 1}
+    np.testing.assert_allclose(rows[0], matrix[words.index("landtag")])  # same stem "landtag"
+    assert rows.shape == (2, matrix.shape[1]) and np.isfinite(rows).all()
+    with pytest.raises(ConfigurationError, match="'stem' and 'subword'"):
+        compose_missing(["x"], words, matrix, ["lemma"], "de")

@@ -1,0 +1,197 @@
+"""
+Vectors for words outside a dictionary-projected table, from their form.
+
+The projected tables (`xner-align --method projection`) hold vectors for dictionary words only:
+on the dev sets 23-48% of the word types have none (German compounds, inflected Bengali). Two
+ways to place such a word in the same space:
+
+- `StemMatcher`: the mean vector of the table words with the same Snowball stem (NLTK's
+  stemmers, no data download), e.g. German "Bundesregierungen" -> the words stemming to
+  "bundesregier";
+- `SubwordComposer`: fastText-style hashed character n-grams (3-6, with word boundaries) whose
+  mean is fitted by ridge regression to the table's vectors, so any word gets a vector from its
+  pieces (e.g. "morddrohung" lands next to "drohung", "bedrohung").
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+import logging
+import zlib
+
+import numpy as np
+from allennlp.common.checks import ConfigurationError
+from scipy import sparse
+
+logger = logging.getLogger(__name__)
+
+# NLTK's Snowball stemmers (nltk ships with allennlp; the stemmers need no downloaded data).
+SNOWBALL_LANGUAGES = {
+    "da": "danish", "de": "german", "en": "english", "es": "spanish", "fi": "finnish",
+    "fr": "french", "hu": "hungarian", "it": "italian", "nl": "dutch", "no": "norwegian",
+    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish", "ar": "arabic",
+}
+
+
+class StemMatcher:
+    """
+    Gives a word without a vector the mean vector of the table words that share its Snowball
+    stem.
+
+    # Parameters
+
+    language : `str`
+        ISO 639-1 code; one of `SNOWBALL_LANGUAGES` (a `ConfigurationError` lists them).
+    words : `Sequence[str]`
+        The table's words.
+    matrix : `np.ndarray`
+        Their vectors, one row each.
+    """
+
+    def __init__(self, language: str, words: Sequence[str], matrix: np.ndarray) -> None:
+        if language not in SNOWBALL_LANGUAGES:
+            raise ConfigurationError(
+                f"no stemmer for language {language!r}; stemmers exist for "
+                f"{', '.join(sorted(SNOWBALL_LANGUAGES))} (use the subword composition for others)"
+            )
+        from nltk.stem.snowball import SnowballStemmer
+
+        self._stem = SnowballStemmer(SNOWBALL_LANGUAGES[language]).stem
+        groups: Dict[str, List[int]] = {}
+        for row, word in enumerate(words):
+            groups.setdefault(self._stem(word), []).append(row)
+        self._means = {stem: matrix[rows].mean(axis=0) for stem, rows in groups.items()}
+
+    def __call__(self, word: str) -> Optional[np.ndarray]:
+        return self._means.get(self._stem(word))
+
+
+def _ngram_ids(word: str, min_n: int, max_n: int, buckets: int) -> List[int]:
+    # crc32 rather than hash(): the same buckets in every process and Python version.
+    marked = f"<{word}>"
+    ids = [zlib.crc32(marked.encode("utf-8")) % buckets]
+    for n in range(min_n, max_n + 1):
+        ids.extend(
+            zlib.crc32(marked[i : i + n].encode("utf-8")) % buckets for i in range(len(marked) - n + 1)
+        )
+    return ids
+
+
+class SubwordComposer:
+    """
+    A word's vector as the mean of its hashed character n-gram vectors (the word itself with
+    boundary marks is one of them), the n-gram table fitted to a word-vector table by ridge
+    regression (conjugate gradients on all dimensions at once).
+
+    # Parameters
+
+    min_n : `int`, optional (default = `3`)
+    max_n : `int`, optional (default = `6`)
+        The n-gram lengths, counted with the `<` and `>` boundary marks.
+    buckets : `int`, optional (default = `2**18`)
+        Hash buckets of the n-gram table.
+    l2 : `float`, optional (default = `0.1`)
+        Ridge penalty; larger values pull rare n-grams to zero.
+    iterations : `int`, optional (default = `200`)
+        Conjugate-gradient iterations at most.
+    """
+
+    def __init__(
+        self, min_n: int = 3, max_n: int = 6, buckets: int = 2**18, l2: float = 0.1, iterations: int = 200
+    ) -> None:
+        if not 1 <= min_n <= max_n:
+            raise ConfigurationError(f"n-gram lengths must satisfy 1 <= min_n <= max_n, got {min_n}, {max_n}")
+        if buckets < 1 or l2 <= 0 or iterations < 1:
+            raise ConfigurationError(
+                f"buckets and iterations must be positive and l2 > 0, got {buckets}, {iterations}, {l2}"
+            )
+        self.min_n, self.max_n, self.buckets, self.l2, self.iterations = min_n, max_n, buckets, l2, iterations
+        self.table: Optional[np.ndarray] = None
+
+    def _design(self, words: Sequence[str]) -> sparse.csr_matrix:
+        rows, cols, values = [], [], []
+        for row, word in enumerate(words):
+            ids = _ngram_ids(word, self.min_n, self.max_n, self.buckets)
+            rows.extend([row] * len(ids))
+            cols.extend(ids)
+            values.extend([1.0 / len(ids)] * len(ids))
+        return sparse.csr_matrix(
+            (np.asarray(values, np.float32), (rows, cols)), shape=(len(words), self.buckets)
+        )
+
+    def fit(self, words: Sequence[str], matrix: np.ndarray) -> "SubwordComposer":
+        """Fits the n-gram table: minimises |X T - matrix|^2 + l2 |T|^2 over T."""
+        design = self._design(words)
+        target = np.asarray(matrix, dtype=np.float32)
+
+        def apply(t: np.ndarray) -> np.ndarray:  # (X^T X + l2 I) t, never forming X^T X
+            return design.T @ (design @ t) + self.l2 * t
+
+        # Block conjugate gradients: one independent CG per dimension, vectorised.
+        table = np.zeros((self.buckets, target.shape[1]), np.float32)
+        residual = design.T @ target
+        direction = residual.copy()
+        norms = (residual * residual).sum(axis=0)
+        start = norms.copy()
+        for _ in range(self.iterations):
+            product = apply(direction)
+            step = norms / np.maximum((direction * product).sum(axis=0), 1e-30)
+            table += direction * step
+            residual -= product * step
+            new_norms = (residual * residual).sum(axis=0)
+            if (new_norms <= 1e-10 * start).all():
+                break
+            direction = residual + direction * (new_norms / np.maximum(norms, 1e-30))
+            norms = new_norms
+        self.table = table
+        return self
+
+    def __call__(self, words: Sequence[str]) -> np.ndarray:
+        if self.table is None:
+            raise RuntimeError("SubwordComposer.fit must be called first")
+        return np.asarray(self._design(words) @ self.table, dtype=np.float32)
+
+
+def compose_missing(
+    words: Sequence[str],
+    table_words: Sequence[str],
+    matrix: np.ndarray,
+    methods: Sequence[str],
+    language: str,
+    composer: Optional[SubwordComposer] = None,
+) -> Tuple[List[str], np.ndarray, Dict[str, int]]:
+    """
+    Vectors for the `words` that are not in `table_words`, by the first of `methods` ("stem",
+    "subword") that gives one. Returns the new words (first-seen order), their rows and how many
+    each method placed.
+    """
+    unknown = [m for m in methods if m not in ("stem", "subword")]
+    if unknown or not methods:
+        raise ConfigurationError(f"composition methods are 'stem' and 'subword', got {list(methods)}")
+    known = set(table_words)
+    missing = list(dict.fromkeys(w for w in words if w and w not in known))
+    counts = {method: 0 for method in methods}
+    vectors: Dict[str, np.ndarray] = {}
+    left = missing
+    for method in methods:
+        if not left:
+            break
+        if method == "stem":
+            stem = StemMatcher(language, table_words, matrix)
+            still = []
+            for word in left:
+                vector = stem(word)
+                if vector is None:
+                    still.append(word)
+                else:
+                    vectors[word] = vector
+            counts["stem"] = len(left) - len(still)
+            left = still
+        else:
+            fitted = composer or SubwordComposer()
+            if fitted.table is None:
+                fitted.fit(table_words, matrix)
+            for word, vector in zip(left, fitted(left)):
+                vectors[word] = vector
+            counts["subword"] = len(left)
+            left = []
+    placed = [w for w in missing if w in vectors]
+    rows = np.stack([vectors[w] for w in placed]).astype(np.float32) if placed else np.zeros((0, matrix.shape[1]), np.float32)
+    return placed, rows, counts
