@@ -26,7 +26,7 @@ DEV_FILES = {
 }
 SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised",
-            "multi_source", "nouns", "lowercase_characters"]
+            "multi_source", "nouns", "lowercase_characters", "composed"]
 # Orthography variants (training_configs/orthography/), for any target.
 ORTHOGRAPHY_VARIANTS = ["nouns", "lowercase_characters"]
 # multi_source (training_configs/multi_source/): the labelled sources of each target, and files.
@@ -100,6 +100,19 @@ def main():
         return english, foreign
 
     source_vectors, target_vectors = projected(target)
+    composition = None
+    if args.variant == "composed":
+        # The projected table plus vectors composed from their form for the dev words without
+        # one (xner-align --compose-words: words only, never the tags).
+        vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed")
+        methods = "subword" if target == "bn" else "stem,subword"
+        sh([ALLENNLP, "xner-align", "--method", "projection",
+            "--source", os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
+            "--dictionary", dictionary, "--output-dir", vector_dir,
+            "--compose-words", dev, "--compose-encoding", dev_encoding, "--compose", methods])
+        target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
+        with open(os.path.join(vector_dir, "alignment.json")) as handle:
+            composition = json.load(handle)["settings"]["composition"]
 
     config = os.path.join("training_configs", f"en_to_{target}.jsonnet")
     if args.backend == "encoder":
@@ -218,6 +231,7 @@ def main():
         "target": target,
         "variant": args.variant if not self_training else f"self_train{args.round}",
         "self_training": self_training,
+        "composition": composition,
         "profile": profile,
         "backend": args.backend,
         "epoch_seconds": durations,

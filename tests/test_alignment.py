@@ -544,3 +544,35 @@ class TestXnerAlign(AllenNlpTestCase):
                                "--output-dir", self.TEST_DIR / "o3"], capsys)  # fmt: skip
         assert "no source word of the dictionary has a vector" in line
         assert not (self.TEST_DIR / "o2").exists() and not (self.TEST_DIR / "o3").exists()
+
+    def test_projection_composes_vectors_for_words_outside_the_dictionary(self, capsys):
+        glove = self.text("glove.txt", "house 1 0 0\ngovernment 0 1 0\ncity 0 0 1\nhall 1 1 0\n")
+        dictionary = self.text("en-de.txt", "house haus\ngovernment regierung\ncity stadt\nhall halle\n")
+        # Target text (words only are read): a CoNLL file and a plain-text file.
+        conll = self.text("de.conll", "Regierungen O\nStadthaus B-LOC\nHaus O\n\n-DOCSTART- -X- O\n")
+        text = self.text("de.txt", "die Stadthalle\n")
+        self.cli(["--method", "projection", "--source", glove, "--dictionary", dictionary,
+                  "--output-dir", self.out, "--compose-words", conll, text])  # fmt: skip
+        out = capsys.readouterr().out
+        assert "composition: 4 of 5 word types" in out and "1 by stem, 2 by subword; 1 left" in out
+        word_vectors._memory.clear()
+        de = load_word_vectors(str(self.out / "vectors-de.vec"))
+        # "die" shares no n-gram with the table: left without a vector rather than given zeros.
+        assert de.words == ["haus", "regierung", "stadt", "halle", "regierungen", "stadthaus", "stadthalle"]
+        rows = dict(zip(de.words, de.matrix))
+        # Same Snowball stem as "regierung": its vector; the rest unit rows from their n-grams.
+        np.testing.assert_allclose(rows["regierungen"], rows["regierung"], atol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(de.matrix, axis=1), 1, atol=1e-5)
+        report = json.loads((self.out / "alignment.json").read_text())
+        assert report["settings"]["composition"]["placed"] == {"stem": 1, "subword": 2}
+        assert report["target_words"] == 7
+
+        line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
+                               "--output-dir", self.TEST_DIR / "o4", "--compose-words", conll,
+                               "--compose", "lemma"], capsys)  # fmt: skip
+        assert "'stem' and 'subword'" in line
+        line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
+                               "--output-dir", self.TEST_DIR / "o5", "--compose-words",
+                               self.TEST_DIR / "missing.txt"], capsys)  # fmt: skip
+        assert "missing.txt" in line
+        assert not (self.TEST_DIR / "o4").exists() and not (self.TEST_DIR / "o5").exists()

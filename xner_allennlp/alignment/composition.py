@@ -160,7 +160,7 @@ def compose_missing(
     """
     Vectors for the `words` that are not in `table_words`, by the first of `methods` ("stem",
     "subword") that gives one. Returns the new words (first-seen order), their rows and how many
-    each method placed.
+    each method placed; a word no method places is left out.
     """
     unknown = [m for m in methods if m not in ("stem", "subword")]
     if unknown or not methods:
@@ -188,10 +188,16 @@ def compose_missing(
             fitted = composer or SubwordComposer()
             if fitted.table is None:
                 fitted.fit(table_words, matrix)
+            still = []
             for word, vector in zip(left, fitted(left)):
-                vectors[word] = vector
-            counts["subword"] = len(left)
-            left = []
+                # No n-gram of the word occurs in the table: nothing to compose it from, so it
+                # stays without a vector (random, as any word outside the table) rather than zero.
+                if np.linalg.norm(vector) > 1e-6:
+                    vectors[word] = vector
+                else:
+                    still.append(word)
+            counts["subword"] = len(left) - len(still)
+            left = still
     placed = [w for w in missing if w in vectors]
     rows = np.stack([vectors[w] for w in placed]).astype(np.float32) if placed else np.zeros((0, matrix.shape[1]), np.float32)
     return placed, rows, counts

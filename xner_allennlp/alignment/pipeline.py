@@ -7,12 +7,14 @@ import functools
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 from allennlp.common.checks import ConfigurationError
 
 from xner_allennlp.alignment.dictionary import (
@@ -28,16 +30,19 @@ from xner_allennlp.alignment.procrustes import (
     normalize_embeddings,
     parse_normalization,
 )
+from xner_allennlp.alignment.composition import compose_missing
 from xner_allennlp.alignment.projection import project_dictionary
 from xner_allennlp.common import word_vectors as _word_vectors
-from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
 from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors
+from xner_allennlp.dataset_readers.normalization import normalize_word
 from xner_allennlp.translation.context_dictionary import check_direction
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("procrustes", "projection")
 REPORT_FILE = "alignment.json"
+_TAG = re.compile(r"O|[BIELSU]-\S+")
 
 
 @dataclass
@@ -74,6 +79,14 @@ class AlignmentReport:
             (self.target_lang, self.target_words),
         ):
             lines.append(f"  {self.outputs[lang]}: {words} words")
+        composition = self.settings.get("composition")
+        if composition:
+            lines.append(
+                f"  composition: {composition['types_without_vector_before']} of "
+                f"{composition['types']} word types of --compose-words had no vector; placed "
+                + ", ".join(f"{n} by {m}" for m, n in composition["placed"].items())
+                + f"; {composition['types_without_vector_after']} left without one"
+            )
         if self.evaluation is not None:
             lines.append(TranslationPrecision(**self.evaluation).format())
         lines.append("  time: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()))
@@ -279,6 +292,47 @@ def _load(path: str, what: str, encoding: str, max_words: Optional[int]) -> Word
     return load_word_vectors(require_file(path, what), encoding=encoding, max_words=max_words)
 
 
+def _words_of(path: str, encoding: str) -> List[str]:
+    """The normalised words of a CoNLL file (first column) or of plain text (every token)."""
+    words: List[str] = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            fields = split_fields(decode_line(raw, encoding, path, number, "--compose-encoding"))
+            if not fields or fields[0] == "-DOCSTART-":
+                continue
+            # A CoNLL line has its tag last; plain text has no tags to tell apart.
+            conll = len(fields) > 1 and _TAG.fullmatch(fields[-1]) is not None
+            words.extend(fields[:1] if conll else fields)
+    return [normalize_word(w) for w in words]
+
+
+def _compose(
+    table: WordVectors, files: Sequence[str], methods: Sequence[str], encoding: str, language: str
+) -> Tuple[WordVectors, Dict[str, Any]]:
+    words = [w for path in files for w in _words_of(path, encoding)]
+    types = set(words)
+    index = table.index
+    missing_types = {w for w in types if w not in index}
+    new, rows, counts = compose_missing(words, table.words, table.matrix, methods, language)
+    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    composed = WordVectors(list(table.words) + new, np.vstack([table.matrix, rows.astype(np.float32)]), table.source)
+    summary = {
+        "files": [os.path.abspath(p) for p in files],
+        "methods": list(methods),
+        "types": len(types),
+        "types_without_vector_before": len(missing_types),
+        "tokens_without_vector_before": sum(1 for w in words if w in missing_types),
+        "tokens": len(words),
+        "placed": counts,
+        "types_without_vector_after": len(missing_types) - len(new),
+    }
+    logger.info(
+        "composition: %d of %d word types (%.1f%%) had no projected vector; placed %s",
+        len(missing_types), len(types), 100 * len(missing_types) / max(len(types), 1), counts,
+    )
+    return composed, summary
+
+
 def build_aligned_vectors(
     source: str,
     dictionary: str,
@@ -298,10 +352,17 @@ def build_aligned_vectors(
     max_target_words: Optional[int] = None,
     encoding: str = "utf-8",
     chunk_size: Optional[int] = None,
+    compose_words: Sequence[str] = (),
+    compose_methods: Sequence[str] = ("stem", "subword"),
+    compose_encoding: str = "utf-8",
 ) -> AlignmentReport:
     """
     Builds `output_dir/vectors-<source_lang>.vec` and `output_dir/vectors-<target_lang>.vec`
     (plus `alignment.json`, this report). Raises before writing anything on bad input.
+
+    `compose_words` (projection only): CoNLL or one-sentence-per-line text files of the target
+    language; each of their (normalised) words without a projected vector gets one from its
+    form (`alignment.composition`: `compose_methods` in order), written into the target .vec.
     """
     started = time.perf_counter()
     seconds: Dict[str, float] = {}
@@ -319,6 +380,10 @@ def build_aligned_vectors(
         raise ConfigurationError(
             "the projection method builds the target vectors itself: drop --target"
         )
+    if compose_words and method != "projection":
+        raise ConfigurationError("--compose-words applies to --method projection only")
+    for path in compose_words:
+        require_file(path, "--compose-words file")
     for option, value, minimum in (
         ("--refinement-rounds", refinement_rounds, 0),
         ("--refine-max-rank", refine_max_rank, 0),
@@ -421,6 +486,12 @@ def build_aligned_vectors(
         source_out = source_table
         pairs_used = stats.pairs_used
         seconds["project"] = time.perf_counter() - tick
+        if compose_words:
+            tick = time.perf_counter()
+            target_out, settings["composition"] = _compose(
+                target_out, compose_words, compose_methods, compose_encoding, target_lang
+            )
+            seconds["compose"] = time.perf_counter() - tick
 
     evaluation = None
     if eval_pairs is not None:

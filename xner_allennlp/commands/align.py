@@ -104,6 +104,21 @@ class XnerAlign(Subcommand):
             help="query rows per similarity batch (default: about 64 MiB of scores)",
         )
         subparser.add_argument("--num-threads", type=_positive, help="torch CPU threads")
+        subparser.add_argument(
+            "--compose-words",
+            nargs="+",
+            default=[],
+            metavar="FILE",
+            help="projection: target CoNLL or text files whose words without a projected vector "
+            "get one from their form (written into the target .vec)",
+        )
+        subparser.add_argument(
+            "--compose",
+            default="stem,subword",
+            help="composition methods in order, comma-separated: stem (Snowball stem match), "
+            "subword (hashed character n-grams fitted on the table); default stem,subword",
+        )
+        subparser.add_argument("--compose-encoding", default="utf-8", help="of the --compose-words files")
         return add_command(subparser, align_from_args)
 
 
@@ -129,5 +144,8 @@ def align_from_args(args: argparse.Namespace) -> None:
         max_target_words=args.max_target_words,
         encoding=args.encoding,
         chunk_size=args.chunk_size,
+        compose_words=args.compose_words,
+        compose_methods=[m.strip() for m in args.compose.split(",") if m.strip()],
+        compose_encoding=args.compose_encoding,
     )
     print(report.format())
