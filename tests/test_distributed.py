@@ -26,7 +26,7 @@ from allennlp.data import Vocabulary
 from allennlp.training.metrics import SpanBasedF1Measure
 
 import tests.distributed_recorder  # noqa: F401 - registers xner_test_record_instances
-from tests.xner_model_fixture import FIXTURES, ROOT, _short_copy
+from tests.xner_model_fixture import FIXTURES, ROOT, short_fixtures
 from xner_allennlp.common import word_vectors
 from xner_allennlp.common.word_vectors import load_word_vectors
 from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
@@ -52,18 +52,6 @@ OVERRIDES = json.dumps(
 WORKERS = multiprocessing.get_context("spawn")
 
 
-def _fixture_copy(root: pathlib.Path) -> pathlib.Path:
-    """fixtures/ with a shorter English training file (the rest linked)."""
-    data = root / "fixtures"
-    (data / "conll").mkdir(parents=True)
-    _short_copy(FIXTURES / "conll" / "en.train", TRAIN_SENTENCES, data / "conll" / "en.train")
-    for name in ("es.dev", "es.test"):
-        (data / "conll" / name).write_bytes((FIXTURES / "conll" / name).read_bytes())
-    for name in ("vectors", "dictionaries"):
-        os.symlink(FIXTURES / name, data / name)
-    return data
-
-
 def _vocabulary_files(serialization_dir: pathlib.Path) -> dict:
     directory = serialization_dir / "vocabulary"
     files = {p.name: p.read_bytes() for p in directory.iterdir() if p.name != ".lock"}
@@ -87,7 +75,7 @@ def _archive_summary(archive: pathlib.Path) -> dict:
 
 
 def test_two_cpu_workers_train_like_one_process(tmp_path, monkeypatch):
-    data = _fixture_copy(tmp_path)
+    data = short_fixtures(tmp_path, TRAIN_SENTENCES)
     monkeypatch.setenv("XNER_FIXTURES", str(data))
     monkeypatch.setenv("XNER_NUM_THREADS", "1")
     monkeypatch.setenv("XNER_DISTRIBUTED", "")

@@ -26,7 +26,7 @@ import pytest
 import torch
 from allennlp.training.callbacks import TrainerCallback
 
-from tests.xner_model_fixture import FIXTURES, ROOT, _short_copy
+from tests.xner_model_fixture import ROOT, environment, short_fixtures
 from xner_allennlp.training.rng_checkpoint import (
     RngCheckpointCallback,
     get_rng_state,
@@ -54,17 +54,6 @@ class KillCallback(TrainerCallback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _fixtures(root: pathlib.Path) -> pathlib.Path:
-    data = root / "fixtures"
-    (data / "conll").mkdir(parents=True)
-    _short_copy(FIXTURES / "conll" / "en.train", TRAIN_SENTENCES, data / "conll" / "en.train")
-    for name in ("es.dev", "es.test"):
-        (data / "conll" / name).write_bytes((FIXTURES / "conll" / name).read_bytes())
-    for name in ("vectors", "dictionaries"):
-        os.symlink(FIXTURES / name, data / name)
-    return data
-
-
 def _overrides(env: Dict[str, str], checkpoint_every: Optional[int] = None) -> str:
     from allennlp.common import Params
 
@@ -72,16 +61,8 @@ def _overrides(env: Dict[str, str], checkpoint_every: Optional[int] = None) -> s
 
     # The config's own callbacks (so that the test checks what every config gets) and the
     # killer, in every run alike: --recover wants the config it recovers.
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
+    with environment(**env):
         callbacks = Params.from_file(CONFIG).as_dict(quiet=True)["trainer"]["callbacks"]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     overrides = {
         "trainer.num_epochs": EPOCHS,
         "trainer.callbacks": callbacks + [{"type": "xner_test_kill"}],
@@ -200,7 +181,7 @@ def _result(directory: pathlib.Path):
 
 
 def test_recover_after_kill_repeats_the_uninterrupted_run(tmp_path):
-    data = _fixtures(tmp_path)
+    data = short_fixtures(tmp_path, TRAIN_SENTENCES)
     env = dict(
         os.environ,
         XNER_FIXTURES=str(data),

@@ -36,6 +36,19 @@ def environment(**values):
                 os.environ[key] = value
 
 
+def short_fixtures(root: pathlib.Path, sentences: int) -> pathlib.Path:
+    """A copy of fixtures/ under `root` whose English training file has `sentences` sentences
+    (the rest linked or copied), for runs that must be quick."""
+    data = root / "fixtures"
+    (data / "conll").mkdir(parents=True)
+    _short_copy(FIXTURES / "conll" / "en.train", sentences, data / "conll" / "en.train")
+    for name in ("es.dev", "es.test"):
+        (data / "conll" / name).write_bytes((FIXTURES / "conll" / name).read_bytes())
+    for name in ("vectors", "dictionaries"):
+        os.symlink(FIXTURES / name, data / name)
+    return data
+
+
 def _short_copy(path: pathlib.Path, sentences: int, target: pathlib.Path) -> None:
     kept, count = [], 0
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
