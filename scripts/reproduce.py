@@ -26,7 +26,7 @@ DEV_FILES = {
 }
 SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised",
-            "multi_source", "nouns", "lowercase_characters", "composed"]
+            "multi_source", "nouns", "lowercase_characters", "composed", "self_train"]
 # Orthography variants (training_configs/orthography/), for any target.
 ORTHOGRAPHY_VARIANTS = ["nouns", "lowercase_characters"]
 # multi_source (training_configs/multi_source/): the labelled sources of each target, and files.
@@ -224,6 +224,11 @@ def main():
                 command = f"{variable}={os.environ[variable]} " + command
     else:
         command = f"make reproduce TARGET={target} PROFILE={args.profile} VARIANT={args.variant}"
+        if self_training:
+            command += f" ROUND={args.round} THRESHOLD={args.threshold}"
+        for variable in ("XNER_NUM_EPOCHS", "XNER_SEED"):
+            if os.environ.get(variable):
+                command = f"{variable}={os.environ[variable]} " + command
     row = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,

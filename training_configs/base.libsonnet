@@ -223,14 +223,25 @@ local profiles = {
     local translator =
       if !translation || dictionary == 'none' then null
       else $.translator(dictionary, source_vectors, target_vectors);
+    local english = ext('XNER_TRAIN', data + '/conll2003/eng.train');
+    local english_reader = $.reader(uroman=uroman, translator=translator, extra=source_extra);
+    // Self-training: XNER_PSEUDO is target text labelled by an earlier model
+    // (`allennlp xner-self-train`, which writes UTF-8), read beside the English data.
+    local pseudo = ext('XNER_PSEUDO', 'none');
     $.tagger(
-      train=ext('XNER_TRAIN', data + '/conll2003/eng.train'),
+      train=if pseudo == 'none' then english else 'en,pseudo',
       dev=ext('XNER_DEV', dev),
       test=ext('XNER_TEST', test),
       source_vectors=source_vectors,
       target_vectors=target_vectors,
       vector_dim=std.parseInt(ext('XNER_VECTOR_DIM', '300')),
-      train_reader=$.reader(uroman=uroman, translator=translator, extra=source_extra),
+      train_reader=if pseudo == 'none' then english_reader else {
+        type: 'multi_source',
+        sources: {
+          en: { path: english, reader: english_reader },
+          pseudo: { path: pseudo, reader: $.reader(uroman=uroman, extra=target_extra) },
+        },
+      },
       target_reader=$.reader(
         encoding=ext('XNER_TARGET_ENCODING', encoding), uroman=uroman, extra=target_extra
       ),

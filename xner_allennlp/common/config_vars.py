@@ -31,7 +31,7 @@ CONFIG_VARIABLES = {
     "XNER_LAYER_MIX": "encoder configs: scalar_mix (default) or mean",
     "XNER_TRANSLATION": "encoder configs: append (default: English + its reverse translation), replace or none",
     "XNER_TRAIN_ENCODER": "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)",
-    "XNER_PSEUDO": "encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside English, or none",
+    "XNER_PSEUDO": "static and encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside English, or none",
     "XNER_TARGET": "encoder ablation configs (default es) and orthography configs (default de): the target language",
     "XNER_SOURCES": "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)",
 }
