@@ -399,3 +399,18 @@ def test_lowercase_characters(tmp_path):
     assert [t.romanized for t in instance["tokens"].tokens] == ["die", "regierung", "berlin"]
     # The surface words (metadata, predictions) keep their case.
     assert instance["metadata"]["words"] == ["Die", "Regierung", "BERLIN"]
+
+
+def test_a_huge_non_ascii_word_is_romanized_by_its_ends():
+    from xner_allennlp.romanization import UromanRomanizer
+
+    reader = XnerConllReader(romanizer=UromanRomanizer())
+    word = "কলকাতা" * 20_000  # 120,000 Bengali characters: about 25 s for uroman whole
+    start = time.perf_counter()
+    instance = reader.text_to_instance(["ঢাকা", word])
+    assert time.perf_counter() - start < 10
+    short, huge = instance["tokens"].tokens
+    assert short.romanized == UromanRomanizer().romanize("ঢাকা")
+    assert huge.surface == word and huge.text == normalize_word(word)  # the word itself is kept
+    assert huge.romanized.startswith(UromanRomanizer().romanize("কলকাতা"))  # its ends, romanized
+    assert len(huge.romanized) < 5_000
