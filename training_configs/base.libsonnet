@@ -224,7 +224,11 @@ local profiles = {
       if !translation || dictionary == 'none' then null
       else $.translator(dictionary, source_vectors, target_vectors);
     local english = ext('XNER_TRAIN', data + '/conll2003/eng.train');
-    local english_reader = $.reader(uroman=uroman, translator=translator, extra=source_extra);
+    // capitalize_nouns changes translated sentences only: without a translator it has none.
+    local english_extra =
+      if translator != null then source_extra
+      else { [k]: source_extra[k] for k in std.objectFields(source_extra) if k != 'capitalize_nouns' };
+    local english_reader = $.reader(uroman=uroman, translator=translator, extra=english_extra);
     // Self-training: XNER_PSEUDO is target text labelled by an earlier model
     // (`allennlp xner-self-train`, which writes UTF-8), read beside the English data.
     local pseudo = ext('XNER_PSEUDO', 'none');
