@@ -127,7 +127,7 @@ def main():
         config = os.path.join("training_configs", "orthography", f"{args.variant}.jsonnet")
     elif args.variant == "multi_source":
         config = os.path.join("training_configs", "multi_source", f"to_{target}.jsonnet")
-    elif args.variant not in ("full", "supervised"):
+    elif args.variant not in ("full", "supervised", "composed", "self_train"):
         config = os.path.join("training_configs", "ablations", f"{args.variant}.jsonnet")
         if target != "es":
             raise SystemExit("the ablation configs are en -> es")
