@@ -336,8 +336,9 @@ def test_vector_cache_built_by_two_processes_at_once(tmp_path, monkeypatch):
         assert isinstance(result, tuple), result
         words, matrix = result
         assert words == expected.words and np.array_equal(np.array(matrix, np.float32), expected.matrix)
-    # One complete cache (matrix and words), no temporary files left, and it reads back.
-    assert sorted(p.suffix for p in cache.iterdir()) == [".npy", ".words"]
+    # One complete cache (matrix, words and, written last, their checksums), no temporary files
+    # left, and it reads back.
+    assert sorted(p.suffix for p in cache.iterdir()) == [".json", ".npy", ".words"]
     monkeypatch.setattr(word_vectors, "_memory", {})
     again = load_word_vectors(path)
     assert again.words == expected.words and np.array_equal(again.matrix, expected.matrix)
