@@ -310,6 +310,19 @@ def test_allennlp_predict_command_with_a_bom(archive, tmp_path, monkeypatch):
     ]
 
 
+def test_allennlp_predict_on_input_that_is_not_utf8(archive, tmp_path, monkeypatch):
+    source = tmp_path / "latin1.txt"
+    source.write_bytes("Hola Madrid .\nInés visitó Logroño .\n".encode("latin-1"))
+    output = tmp_path / "output.jsonl"
+    monkeypatch.setattr(
+        sys, "argv", ["allennlp", "predict", str(archive), str(source), "--output-file", str(output)]
+    )
+    # Was a bare UnicodeDecodeError from allennlp's reading of the file, without file or line.
+    with pytest.raises(InputFormatError, match=r"latin1.txt:2: bytes that are not valid UTF-8.*iconv"):
+        main()
+    assert not output.exists() or output.read_text() == ""
+
+
 def test_num_threads_argument_and_environment(archive, monkeypatch):
     from allennlp.models.archival import load_archive
 
