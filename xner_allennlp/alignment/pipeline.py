@@ -7,7 +7,6 @@ import functools
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -35,14 +34,13 @@ from xner_allennlp.alignment.projection import project_dictionary
 from xner_allennlp.common import word_vectors as _word_vectors
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
 from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors
-from xner_allennlp.dataset_readers.normalization import normalize_word
+from xner_allennlp.dataset_readers.normalization import TAG_PATTERN, normalize_word
 from xner_allennlp.translation.context_dictionary import check_direction
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("procrustes", "projection")
 REPORT_FILE = "alignment.json"
-_TAG = re.compile(r"O|[BIELSU]-\S+")
 
 
 @dataclass
@@ -301,7 +299,7 @@ def _words_of(path: str, encoding: str) -> List[str]:
             if not fields or fields[0] == "-DOCSTART-":
                 continue
             # A CoNLL line has its tag last; plain text has no tags to tell apart.
-            conll = len(fields) > 1 and _TAG.fullmatch(fields[-1]) is not None
+            conll = len(fields) > 1 and TAG_PATTERN.fullmatch(fields[-1]) is not None
             words.extend(fields[:1] if conll else fields)
     return [normalize_word(w) for w in words]
 

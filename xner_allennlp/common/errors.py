@@ -60,19 +60,20 @@ def decode_line(raw: bytes, encoding: str, path: Union[str, os.PathLike], line: 
         raise InputFormatError(
             path, line, f"bytes that are not valid {encoding} ({error.reason}); set {option}"
         ) from None
-    try:
-        return check_text(text, path, line)
-    except InputFormatError as error:
-        # UTF-8 read as latin-1 turns the second byte of "Á" (C3 81) into the control U+0081.
-        if "control character U+00" in str(error) and mojibake_example(text, encoding):
-            raise InputFormatError(
-                path, line, f"{str(error).split(': ', 1)[1]}; the line reads as UTF-8: set {option} to utf-8"
-            ) from None
-        raise
+    return check_text(text, path, line, encoding, option)
 
 
-def check_text(text: str, path: Union[str, os.PathLike], line: int) -> str:
-    """`decode_line`'s policy for a line that is already text (see there)."""
+def check_text(
+    text: str,
+    path: Union[str, os.PathLike],
+    line: int,
+    encoding: Optional[str] = None,
+    option: Optional[str] = None,
+) -> str:
+    """
+    `decode_line`'s policy for a line that is already text (see there); `encoding` and `option`,
+    when the text was decoded here, let a control-character error say the line reads as UTF-8.
+    """
     if text.endswith("\n"):
         text = text[:-2] if text.endswith("\r\n") else text[:-1]
     if line == 1 and text.startswith("\ufeff"):
@@ -86,19 +87,21 @@ def check_text(text: str, path: Union[str, os.PathLike], line: int) -> str:
         )
     control = _CONTROL.search(text)
     if control is not None:
-        raise _control_error(text, control, path, line)
+        raise _control_error(text, control, path, line, encoding, option)
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return text
 
 
-def _control_error(text: str, match, path, line) -> InputFormatError:
-    return InputFormatError(
-        path,
-        line,
+def _control_error(text: str, match, path, line, encoding, option) -> InputFormatError:
+    message = (
         f"control character U+{ord(match.group()):04X} at column {match.start() + 1}; expected "
-        "text (is this a binary or damaged file?)",
+        "text (is this a binary or damaged file?)"
     )
+    # UTF-8 read as latin-1 turns the second byte of "Á" (C3 81) into the control U+0081.
+    if encoding is not None and mojibake_example(text, encoding):
+        message += f"; the line reads as UTF-8: set {option} to utf-8"
+    return InputFormatError(path, line, message)
 
 
 def split_fields(line: str) -> List[str]:

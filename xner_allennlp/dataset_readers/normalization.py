@@ -7,6 +7,10 @@ NUMBER_TOKEN = "num"
 URL_TOKEN = "url"
 
 
+# An NER tag as the CoNLL files write it: O, or an IOB1 / IOB2 / BIOES / BIOUL prefix and a type.
+TAG_PATTERN = re.compile(r"O|[BIELSU]-\S+")
+
+
 def normalize_word(
     word: str, lowercase: bool = True, replace_numbers: bool = True, replace_urls: bool = True
 ) -> str:

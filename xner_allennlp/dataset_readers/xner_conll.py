@@ -2,7 +2,6 @@ import logging
 import lzma
 import os
 import random
-import re
 import zlib
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -22,13 +21,12 @@ from xner_allennlp.common.errors import (
 )
 from xner_allennlp.data.romanized_token import RomanizedToken
 from xner_allennlp.data.token_indexers import RomanizedCharactersIndexer
-from xner_allennlp.dataset_readers.normalization import normalize_word
+from xner_allennlp.dataset_readers.normalization import TAG_PATTERN, normalize_word
 from xner_allennlp.romanization.romanizer import IdentityRomanizer, Romanizer
 from xner_allennlp.translation.translator import Translator
 
 logger = logging.getLogger(__name__)
 
-_TAG = re.compile(r"O|[BIELSU]-\S+")
 TRANSLATION_MODES = ("replace", "append")
 # Longest word romanized whole (see `_character_forms`).
 _ROMANIZED_MAX = 1000
@@ -139,7 +137,7 @@ class XnerConllReader(DatasetReader):
         self._romanizer = romanizer or IdentityRomanizer()
         self._drop_tag_types = set(drop_tag_types)
         self._tag_map = dict(tag_map or {})
-        if empty_tag is not None and not _TAG.fullmatch(empty_tag):
+        if empty_tag is not None and not TAG_PATTERN.fullmatch(empty_tag):
             raise ConfigurationError(f"empty_tag must be O or a B-/I- tag, got {empty_tag!r}")
         self._empty_tag = empty_tag
         if translation_mode not in TRANSLATION_MODES:
@@ -255,7 +253,7 @@ class XnerConllReader(DatasetReader):
                     tag = self._empty_tag
                 else:
                     tag = self._tag_map.get(fields[-1], fields[-1])
-                if not _TAG.fullmatch(tag):
+                if not TAG_PATTERN.fullmatch(tag):
                     raise InputFormatError(
                         path,
                         line_number,
