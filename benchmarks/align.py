@@ -23,14 +23,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import ROOT, exit_with, load_average, stopwatch
 
-from xner_allennlp.common.word_vectors import WordVectors, write_word_vectors  # noqa: E402
+from xner_allennlp.common.word_vectors import WordVectors, write_word_vectors
 
 TARGET_SECONDS = 300
 TARGET_BYTES = 4 * 1024**3
@@ -46,15 +44,15 @@ def generate(workdir: str, words: int, dim: int, pairs: int, eval_pairs: int, se
     }
     os.makedirs(workdir, exist_ok=True)
     if not (os.path.exists(paths["source"]) and os.path.exists(paths["target"])):
-        started = time.perf_counter()
-        rng = np.random.default_rng(seed)
-        source = rng.standard_normal((words, dim), dtype=np.float32)
-        rotation, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
-        target = source @ rotation.astype(np.float32)
-        target += 0.1 * rng.standard_normal((words, dim), dtype=np.float32)
-        write_word_vectors(paths["source"], WordVectors([f"en{i}" for i in range(words)], source))
-        write_word_vectors(paths["target"], WordVectors([f"es{i}" for i in range(words)], target))
-        print(f"generated inputs in {time.perf_counter() - started:.0f}s ({workdir})", flush=True)
+        with stopwatch() as elapsed:
+            rng = np.random.default_rng(seed)
+            source = rng.standard_normal((words, dim), dtype=np.float32)
+            rotation, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+            target = source @ rotation.astype(np.float32)
+            target += 0.1 * rng.standard_normal((words, dim), dtype=np.float32)
+            write_word_vectors(paths["source"], WordVectors([f"en{i}" for i in range(words)], source))
+            write_word_vectors(paths["target"], WordVectors([f"es{i}" for i in range(words)], target))
+        print(f"generated inputs in {elapsed():.0f}s ({workdir})", flush=True)
     # Training pairs among the most frequent words (as MUSE's 0-5000 dictionaries), evaluation
     # pairs after them (as 5000-6500).
     with open(paths["dictionary"], "w", encoding="utf-8") as handle:
@@ -65,6 +63,7 @@ def generate(workdir: str, words: int, dim: int, pairs: int, eval_pairs: int, se
 
 
 def main() -> int:
+    # The whole docstring: the options' costs are explained there.
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -98,11 +97,11 @@ def main() -> int:
                MKL_NUM_THREADS=str(args.threads))  # fmt: skip
     print(f"{args.words} x {args.dim} per side, {args.pairs} pairs, {args.rounds} rounds, "
           f"top {args.max_rank}, {args.threads} threads, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
-    started = time.perf_counter()
+          f"load average {load_average()}", flush=True)  # fmt: skip
     # Progress goes to stderr as it happens; the command's summary (stdout) is printed below.
-    completed = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - started
+    with stopwatch() as elapsed:
+        completed = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    seconds = elapsed()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = usage.ru_maxrss * 1024  # Linux: KiB
     cpu = usage.ru_utime + usage.ru_stime
@@ -118,7 +117,7 @@ def main() -> int:
     startup = f"; {seconds - float(total.group(1)):.1f} s of it before the work" if total else ""
     print(f"wall time  {seconds:7.1f} s   (target < {TARGET_SECONDS} s{startup})")
     print(f"CPU time   {cpu:7.1f} s   (user + system, all threads; load average now "
-          f"{os.getloadavg()[0]:.1f})")  # fmt: skip
+          f"{load_average()})")  # fmt: skip
     print(f"peak RSS   {peak / 1024**3:7.2f} GB  (target < {TARGET_BYTES / 1024**3:.0f} GB)")
     ok = peak < TARGET_BYTES and (args.eval_pairs > 0 or seconds < TARGET_SECONDS)
     criterion = report["rounds"][report["best_round"]]["criterion"]
@@ -130,4 +129,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -42,11 +42,9 @@ difference looked for. Target: at most 1.5 s beyond the import for the known-wor
     .venv/bin/python benchmarks/predict.py [--sentences 1000] [--batch-size 64]
     .venv/bin/python benchmarks/predict.py --first-prediction [--repeats 5] [--archive model.tar.gz]
 """
-import argparse
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -56,9 +54,6 @@ import traceback
 from typing import Dict, List, Optional, Tuple
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -69,10 +64,17 @@ from allennlp.common import Params  # noqa: E402
 from allennlp.models.archival import load_archive  # noqa: E402
 from allennlp.predictors import Predictor  # noqa: E402
 
-from train_throughput import (  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    argument_parser,
+    data_path,
+    english_sample,
+    exit_status,
+    exit_with,
     generated_corpus,
-    quiet_workdir,
-    read_conll,
+    load_average,
+    read_words,
+    scratch_dir,
     tagger_config,
     write_conll,
     write_vectors,
@@ -99,10 +101,9 @@ def predictor_name() -> str:
 
 
 def raw_text(count: int, rng: random.Random) -> List[str]:
-    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
-    path = os.path.join(data, "conll2002", "esp.testa")
+    path = data_path("conll2002", "esp.testa")
     if os.path.isfile(path):
-        sentences = [[w for w, _ in s] for s in read_conll(path)]
+        sentences = read_words(path)
     else:
         sentences = [[w for w, _ in s] for s in generated_corpus(count, rng)]
     return [" ".join(words) for words in sentences[:count]]
@@ -118,10 +119,7 @@ def train_fixture(workdir: str) -> str:
 
 
 def train_paper(workdir: str, text: List[str], rng: random.Random) -> str:
-    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
-    conll = os.path.join(data, "conll2003", "eng.train")
-    sentences = (rng.sample(read_conll(conll), 300) if os.path.isfile(conll)
-                 else generated_corpus(300, rng))
+    sentences, _ = english_sample(300, rng)
     train = os.path.join(workdir, "train.conll")
     write_conll(train, sentences)
     vectors = os.path.join(workdir, "vectors.vec")
@@ -255,12 +253,12 @@ def report_first_prediction(times: Dict[str, List[Tuple]]) -> bool:
     met = beyond[KNOWN] <= FIRST_PREDICTION_TARGET
     print(f"first prediction: {beyond[KNOWN]:+.2f} s beyond allennlp's own import (target <= "
           f"{FIRST_PREDICTION_TARGET} s: {'met' if met else 'NOT met'}); load average "
-          f"{os.getloadavg()[0]:.1f}")
+          f"{load_average()}")
     return met
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--first-prediction", action="store_true",
@@ -272,19 +270,15 @@ def main() -> int:
                              "fixture model trained here)")
     args = parser.parse_args()
     if args.first_prediction:
-        workdir = quiet_workdir("xner-predict-bench-")
-        try:
+        with scratch_dir("xner-predict-bench-") as workdir:
             archive = args.archive or train_fixture(workdir)
             print(f"first prediction of {archive}: {args.repeats} rounds after a warm-up",
                   flush=True)
             return 0 if report_first_prediction(first_prediction(archive, workdir, args.repeats)) else 1
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
     rng = random.Random(13)
-    workdir = quiet_workdir("xner-predict-bench-")
     failed, rows = [], []
     startup = None
-    try:
+    with scratch_dir("xner-predict-bench-") as workdir:
         text = raw_text(args.sentences, rng)
         print(f"input: {len(text)} raw sentences; predictor {predictor_name()}; "
               f"batch size {args.batch_size}")
@@ -298,7 +292,7 @@ def main() -> int:
                 failed.append(f"training {name}")
         threads = auto_threads()
         torch.set_num_threads(threads)
-        print(f"torch threads: {threads} (auto; load average {os.getloadavg()[0]:.1f})")
+        print(f"torch threads: {threads} (auto; load average {load_average()})")
         variants = [("stock modules, 1 sentence per call", True, 1),
                     (f"stock modules, batches of {args.batch_size}", True, args.batch_size),
                     (f"ours, batches of {args.batch_size}", False, args.batch_size)]
@@ -328,8 +322,6 @@ def main() -> int:
                 traceback.print_exc()
                 failed.append("first prediction")
                 startup = None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("| model | run | tokens/s | vs first row |")
@@ -345,10 +337,8 @@ def main() -> int:
                   f"{'met' if rate >= TARGET else 'NOT met'})")
     if startup is not None and not report_first_prediction(startup):
         failed.append("first-prediction target")
-    if failed:
-        print(f"FAILED: {', '.join(failed)}")
-    return 1 if failed else 0
+    return exit_status(failed)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

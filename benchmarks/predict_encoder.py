@@ -16,15 +16,13 @@ joined with spaces, one per line, re-tokenized by the predictor.
     .venv/bin/python benchmarks/predict_encoder.py runs/en_to_es-full-encoder/model.tar.gz \
         [--sentences 600] [--batch-size 32]
 """
-import argparse
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+
+from common import argument_parser, data_path, exit_with, read_words  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -32,7 +30,6 @@ import xner_allennlp  # noqa: E402,F401
 from allennlp.models.archival import load_archive  # noqa: E402
 from allennlp.predictors import Predictor  # noqa: E402
 
-from xner_allennlp.dataset_readers.xner_conll import XnerConllReader  # noqa: E402
 from xner_allennlp.token_embedders import CachedTransformerMismatchedEmbedder  # noqa: E402
 from xner_allennlp.training.threads import auto_threads  # noqa: E402
 
@@ -40,14 +37,13 @@ TARGET = 300.0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("archive")
     parser.add_argument("--sentences", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     torch.set_num_threads(auto_threads())
-    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
-    sentences = [w for _, w, _ in XnerConllReader().read_sentences(os.path.join(data, "conll2002", "esp.testa"))]
+    sentences = read_words(data_path("conll2002", "esp.testa"))
     lines = [" ".join(words) for words in sentences[: args.sentences]]
 
     overrides = json.dumps({"model.text_field_embedder.token_embedders.encoder.cache_dir": None})
@@ -88,4 +84,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

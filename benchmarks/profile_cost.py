@@ -11,34 +11,36 @@ fails.
 
     .venv/bin/python benchmarks/profile_cost.py [--epochs 20] [--seeds 13 14 15]
 """
-import argparse
 import json
 import os
-import shutil
 import statistics
-import sys
 import time
 import traceback
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+
+from common import (  # noqa: E402
+    ROOT,
+    argument_parser,
+    base_import,
+    exit_status,
+    exit_with,
+    jsonnet_config,
+    scratch_dir,
+)
 
 import xner_allennlp  # noqa: E402,F401
 from allennlp.commands.train import train_model  # noqa: E402
 from allennlp.common import Params  # noqa: E402
 
-from train_throughput import quiet_workdir  # noqa: E402
-
 
 def config(workdir: str, profile: str, epochs: int, seed: int) -> Params:
-    base = os.path.join(ROOT, "training_configs", "base.libsonnet")
     fixtures = os.path.join(ROOT, "fixtures")
-    snippet = os.path.join(workdir, f"{profile}.jsonnet")
-    with open(snippet, "w", encoding="utf-8") as handle:
-        handle.write(
-            f"""local base = import {json.dumps(base)};
-local f = {json.dumps(fixtures)};
+    params = jsonnet_config(
+        workdir,
+        f"{profile}.jsonnet",
+        base_import()
+        + f"""local f = {json.dumps(fixtures)};
 local source = f + '/vectors/wiki.multi.en.vec';
 local target = f + '/vectors/wiki.multi.es.vec';
 base.tagger(
@@ -48,24 +50,22 @@ base.tagger(
   target_reader=base.reader(encoding='latin-1'),
   hp=base.profile({json.dumps(profile)}) {{ num_epochs: {epochs}, patience: {epochs} }},
 )
-"""
-        )
-    params = Params.from_file(snippet).as_dict(quiet=True)
+""",
+    )
     params["trainer"]["num_epochs"] = epochs
     params["random_seed"] = params["numpy_seed"] = params["pytorch_seed"] = seed
     return Params(params)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15])
     parser.add_argument("--profiles", nargs="+", default=["paper", "cpu_fast"])
     args = parser.parse_args()
-    workdir = quiet_workdir("xner-profile-cost-")
     results = {p: [] for p in args.profiles}
     failed = []
-    try:
+    with scratch_dir("xner-profile-cost-") as workdir:
         for seed in args.seeds:
             for profile in args.profiles:
                 serialization_dir = os.path.join(workdir, f"{profile}-{seed}")
@@ -91,8 +91,6 @@ def main() -> int:
                 print(f"  seed {seed} {profile:9s} test F1 {row['test_f1']:.3f} (best dev "
                       f"{row['dev_f1']:.3f} at epoch {row['best_epoch']}), "
                       f"{row['seconds_per_epoch']:.1f} s/epoch", flush=True)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print(f"| profile | es.test F1 (mean ± sd over {len(args.seeds)} seeds) | best dev F1 | "
@@ -111,10 +109,8 @@ def main() -> int:
         a, b = (statistics.mean(r["test_f1"] for r in results[p]) for p in args.profiles)
         print(f"\n{args.profiles[1]} - {args.profiles[0]}: {b - a:+.3f} F1 on es.test "
               f"({args.epochs} epochs each)")
-    if failed:
-        print(f"FAILED: {', '.join(failed)}")
-    return 1 if failed else 0
+    return exit_status(failed)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -11,18 +11,16 @@ built-in word lists. Prints tokens/s of
 
     .venv/bin/python benchmarks/romanize.py [--tokens 200000] [--uncached-tokens 3000]
 """
-import argparse
 import itertools
 import os
 import random
-import sys
 import time
 from typing import List
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import argument_parser, data_path, exit_with
 
-from xner_allennlp.romanization import romanizer as romanizer_module  # noqa: E402
-from xner_allennlp.romanization import UromanRomanizer  # noqa: E402
+from xner_allennlp.romanization import romanizer as romanizer_module
+from xner_allennlp.romanization import UromanRomanizer
 
 TARGET_TOKENS_PER_SECOND = 50_000
 FALLBACK = {
@@ -52,19 +50,18 @@ def words_of(path: str, encoding: str, limit: int) -> List[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--tokens", type=int, default=200_000)
     parser.add_argument("--uncached-tokens", type=int, default=3_000)
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
-    data = os.environ.get("XNER_DATA") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
     # Document order kept within each language (types repeat as in real text), languages
     # interleaved sentence-sized chunk by chunk.
     per_language = args.tokens // len(FILES)
     streams = []
     for language, (relative, encoding) in FILES.items():
-        path = os.path.join(data, relative)
+        path = data_path(relative)
         if os.path.isfile(path):
             words, origin = words_of(path, encoding, per_language), relative
         else:
@@ -107,4 +104,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -11,7 +11,6 @@ run fails. Target for `cpu_fast`: under an hour on 2 cores.
 
     .venv/bin/python benchmarks/train_en_es.py [--profile cpu_fast] [--epochs N]
 """
-import argparse
 import os
 import random
 import re
@@ -19,15 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from train_throughput import read_conll  # noqa: E402
+from common import ROOT, argument_parser, data_path, exit_with, read_words, stopwatch
 
 ROWS, DIM = 200_000, 300
 TARGET_SECONDS = 3600
@@ -46,12 +40,11 @@ def vector_file(path: str, words, seed: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--profile", default="cpu_fast")
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's")
     args = parser.parse_args()
-    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
-    needed = [os.path.join(data, p) for p in
+    needed = [data_path(p) for p in
               ("conll2003/eng.train", "conll2002/esp.testa", "dictionaries/en-es.txt")]
     missing = [p for p in needed if not os.path.isfile(p)]
     if missing:
@@ -60,8 +53,8 @@ def main() -> int:
 
     vectors_dir = os.path.join(tempfile.gettempdir(), "xner-en-es-bench")
     os.makedirs(vectors_dir, exist_ok=True)
-    english = [w for s in read_conll(needed[0]) for w, _ in s]
-    spanish = [w for s in read_conll(needed[1]) for w, _ in s]
+    english = [w for s in read_words(needed[0]) for w in s]
+    spanish = [w for s in read_words(needed[1]) for w in s]
     source_words, target_words = [], []
     with open(needed[2], encoding="utf-8") as handle:
         for line in handle:
@@ -72,10 +65,10 @@ def main() -> int:
     random.Random(0).shuffle(source_words)
     source = os.path.join(vectors_dir, "wiki.multi.en.vec")
     target = os.path.join(vectors_dir, "wiki.multi.es.vec")
-    start = time.perf_counter()
-    vector_file(source, english + source_words, 1)
-    vector_file(target, spanish + target_words, 2)
-    print(f"vectors ready in {time.perf_counter() - start:.0f} s ({vectors_dir})", flush=True)
+    with stopwatch() as elapsed:
+        vector_file(source, english + source_words, 1)
+        vector_file(target, spanish + target_words, 2)
+    print(f"vectors ready in {elapsed():.0f} s ({vectors_dir})", flush=True)
 
     out = tempfile.mkdtemp(prefix="xner-en-es-")
     env = dict(os.environ, XNER_PROFILE=args.profile, XNER_TEST="none",
@@ -87,10 +80,9 @@ def main() -> int:
                "training_configs/en_to_es.jsonnet", "-s", os.path.join(out, "model"),
                "--include-package", "xner_allennlp"]
     print(" ".join(command), f"(XNER_PROFILE={args.profile})", flush=True)
-    start = time.perf_counter()
-    with open(os.path.join(out, "log.txt"), "w") as log:
+    with stopwatch() as elapsed, open(os.path.join(out, "log.txt"), "w") as log:
         rc = subprocess.call(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    total = time.perf_counter() - start
+    total = elapsed()
     with open(os.path.join(out, "log.txt"), errors="replace") as handle:
         log_text = handle.read()
     epochs = re.findall(r"Epoch duration: (\S+)", log_text)
@@ -108,4 +100,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

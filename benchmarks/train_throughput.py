@@ -53,7 +53,6 @@ import logging
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,9 +61,6 @@ import traceback
 from typing import Any, Dict, List, Optional, Tuple
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -75,12 +71,26 @@ from allennlp.common.util import prepare_environment  # noqa: E402
 from allennlp.data import Batch  # noqa: E402
 from allennlp.training.callbacks import TrainerCallback  # noqa: E402
 
+from common import (  # noqa: E402
+    DIM,
+    ROOT,
+    argument_parser,
+    english_sample,
+    exit_status,
+    exit_with,
+    load_average,
+    median,
+    profile_hp,
+    scratch_dir,
+    tagger_config,
+    write_conll,
+    write_vectors,
+)
 
 if "--child" not in sys.argv:
     # A child run in a stock environment (--stock-python) needs only allennlp-models.
     import xner_allennlp  # noqa: E402,F401
     from xner_allennlp.dataset_readers.normalization import normalize_word  # noqa: E402
-    from xner_allennlp.dataset_readers.xner_conll import XnerConllReader  # noqa: E402
 else:
     import importlib.util
 
@@ -92,73 +102,9 @@ else:
     )
     _spec.loader.exec_module(importlib.util.module_from_spec(_spec))
 
-DIM = 300
 TARGET_RATIO = 3.0
 LOSS_TOLERANCE = 1e-5
 CHECK_SENTENCES = 10
-
-
-# ---------------------------------------------------------------------------------- data
-
-
-def read_conll(path: str) -> List[List[Tuple[str, str]]]:
-    # Raw tags as in the file; the package's reader does the parsing.
-    return [list(zip(words, tags)) for _, words, tags in XnerConllReader().read_sentences(path)]
-
-
-def generated_corpus(count: int, rng: random.Random) -> List[List[Tuple[str, str]]]:
-    """Sentences with CoNLL-2003's length profile: many short headline/score lines, the rest
-    around 20 words (mean ~14.5, max ~110)."""
-    letters = "etaoinshrdlcumwfgypbvkjxqz"
-    vocabulary = []
-    for i in range(20000):
-        length = max(1, min(15, int(rng.gammavariate(3.0, 2.0))))
-        word = "".join(rng.choice(letters[: 8 + i % 18]) for _ in range(length))
-        vocabulary.append(word.capitalize() if i % 7 == 0 else word)
-    vocabulary += [",", ".", "(", ")", "-", '"']
-    weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]
-    sentences = []
-    for _ in range(count):
-        length = rng.randint(1, 6) if rng.random() < 0.3 else min(110, max(2, int(rng.gammavariate(4.0, 4.8))))
-        words = rng.choices(vocabulary, weights, k=length)
-        tags, i = ["O"] * length, 0
-        while i < length:
-            if rng.random() < 0.12:
-                kind = rng.choice(["PER", "ORG", "LOC", "MISC"])
-                span = min(length - i, rng.choice([1, 1, 2, 3]))
-                for j in range(i, i + span):
-                    tags[j] = "I-" + kind
-                i += span + 1
-            else:
-                i += 1
-        sentences.append(list(zip(words, tags)))
-    return sentences
-
-
-def write_conll(path: str, sentences: List[List[Tuple[str, str]]]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("-DOCSTART- -X- -X- O\n\n")
-        for sentence in sentences:
-            for word, tag in sentence:
-                handle.write(f"{word} NN O {tag}\n")
-            handle.write("\n")
-
-
-def write_vectors(path: str, sentences, rng: np.random.Generator) -> int:
-    """Random 300-d vectors for the words both pipelines look up, ~10% left out."""
-    words = set()
-    for sentence in sentences:
-        for word, _ in sentence:
-            words.add(word.lower())
-            words.add(normalize_word(word))
-    words = sorted(words)
-    keep = [w for w, r in zip(words, rng.random(len(words))) if r >= 0.1]
-    matrix = rng.uniform(-1, 1, size=(len(keep), DIM)).astype(np.float32)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"{len(keep)} {DIM}\n")
-        for word, row in zip(keep, matrix):
-            handle.write(word + " " + " ".join(f"{v:.5f}" for v in row) + "\n")
-    return len(keep)
 
 
 # ---------------------------------------------------------------------------------- configs
@@ -235,31 +181,6 @@ def stock_config(train: str, vectors: str, hp: Dict[str, Any], batch_size: int) 
         "numpy_seed": 13,
         "pytorch_seed": 13,
     }
-
-
-def profile_hp(workdir: str, profile: str) -> Dict[str, Any]:
-    """base.libsonnet's hyper-parameters of `profile` (paper, cpu_fast...)."""
-    base = os.path.join(ROOT, "training_configs", "base.libsonnet")
-    snippet = os.path.join(workdir, "hp.jsonnet")
-    with open(snippet, "w", encoding="utf-8") as handle:
-        handle.write(f"(import {json.dumps(base)}).profile({json.dumps(profile)})\n")
-    return Params.from_file(snippet).as_dict(quiet=True)
-
-
-def tagger_config(workdir: str, train: str, vectors: str, profile: str, dim: int = DIM) -> Dict[str, Any]:
-    """base.libsonnet's tagger() on one training file and one vector file (used as source and
-    target), with `profile`'s hyper-parameters, as a config dict."""
-    base = os.path.join(ROOT, "training_configs", "base.libsonnet")
-    snippet = os.path.join(workdir, f"tagger-{profile}.jsonnet")
-    with open(snippet, "w", encoding="utf-8") as handle:
-        handle.write(
-            f"local base = import {json.dumps(base)};\n"
-            f"base.tagger(train={json.dumps(train)}, dev={json.dumps(train)}, test='none',\n"
-            f"  source_vectors={json.dumps(vectors)}, target_vectors={json.dumps(vectors)},\n"
-            f"  vector_dim={dim}, train_reader=base.reader(), target_reader=base.reader(),\n"
-            f"  hp=base.profile({json.dumps(profile)}))\n"
-        )
-    return Params.from_file(snippet).as_dict(quiet=True)
 
 
 def our_config(workdir: str, train: str, vectors: str, profile: str) -> Dict[str, Any]:
@@ -537,22 +458,10 @@ def external_run(python: str, kind: str, config: Dict[str, Any], workdir: str, *
 # ---------------------------------------------------------------------------------- main
 
 
-def quiet_workdir(prefix: str) -> str:
-    """A benchmark's set-up: allennlp's logging down to errors, and a fresh temporary directory
-    (returned) holding everything it writes, its vector cache included, so that cold loads stay
-    cold and nothing is left behind."""
-    logging.basicConfig(level=logging.WARNING)
-    for name in ("allennlp", "xner_allennlp", "allennlp_models"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    workdir = tempfile.mkdtemp(prefix=prefix)
-    os.environ["XNER_VECTOR_CACHE"] = os.path.join(workdir, "vector-cache")
-    return workdir
-
-
 def main() -> int:
     if "--child" in sys.argv:
         return child_main(sys.argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--sentences", type=int, default=1500)
     parser.add_argument("--batches", type=int, default=60,
                         help="batches per timed run (0: whole epoch)")
@@ -577,27 +486,16 @@ def main() -> int:
     parser.add_argument("--our-char-embedder", help="override our config's char embedder type")
     parser.add_argument("--our-encoder", help="override our config's word encoder type")
     args = parser.parse_args()
-    workdir = quiet_workdir("xner-train-bench-")
-    try:
-        return run(args, workdir)
-    except Exception:
-        traceback.print_exc()
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with scratch_dir("xner-train-bench-") as workdir:
+        try:
+            return run(args, workdir)
+        except Exception:
+            traceback.print_exc()
+            return 1
 
 
 def run(args, workdir: str) -> int:
-    rng = random.Random(args.seed)
-    data = os.environ.get("XNER_DATA") or os.path.join(ROOT, "..", "shared", "data")
-    conll = os.path.join(data, "conll2003", "eng.train")
-    if os.path.isfile(conll):
-        everything = read_conll(conll)
-        sentences = rng.sample(everything, min(args.sentences, len(everything)))
-        origin = f"{len(sentences)} random sentences of {conll}"
-    else:
-        sentences = generated_corpus(args.sentences, rng)
-        origin = f"{len(sentences)} generated sentences ({conll} not found)"
+    sentences, origin = english_sample(args.sentences, random.Random(args.seed))
     train = os.path.join(workdir, "train.conll")
     write_conll(train, sentences)
     vectors = os.path.join(workdir, "vectors.vec")
@@ -606,7 +504,7 @@ def run(args, workdir: str) -> int:
     print(f"corpus: {origin}; {tokens} tokens, mean length {tokens / len(sentences):.1f}; "
           f"vectors: {rows} x {DIM} (random)")
     print(f"threads: stock {args.stock_threads}, ours {args.threads} ({os.cpu_count()} cpus, "
-          f"load average {os.getloadavg()[0]:.1f}); profile {args.profile}; "
+          f"load average {load_average()}); profile {args.profile}; "
           f"{args.batches or 'all'} batches per run, {args.rounds} rounds")
 
     hp = profile_hp(workdir, args.profile)
@@ -689,9 +587,8 @@ def run(args, workdir: str) -> int:
                   f"setup {result['setup_s']:.1f} s)",
                   flush=True)
 
-    def median(name, key):
-        values = [r[key] for r in results[name]]
-        return statistics.median(values) if values else float("nan")
+    def med(name, key):
+        return median([r[key] for r in results[name]])
 
     baseline = pipelines[0][0]
     one_thread = "stock crf_tagger, 1 thread" if "stock crf_tagger, 1 thread" in results else baseline
@@ -700,19 +597,19 @@ def run(args, workdir: str) -> int:
     print("|---|---|---|---|---|---|---|")
     for name, _ in pipelines:
         threads = sorted({r["threads"] for r in results[name]})
-        print(f"| {name} | {'/'.join(map(str, threads))} | {median(name, 'tokens_per_s'):.0f} | "
-              f"{median(name, 'tokens_per_cpu_s'):.0f} | {median(name, 'setup_s'):.1f} | "
-              f"{median(name, 'tokens_per_s') / median(baseline, 'tokens_per_s'):.2f}x | "
-              f"{median(name, 'tokens_per_s') / median(one_thread, 'tokens_per_s'):.2f}x |")
+        print(f"| {name} | {'/'.join(map(str, threads))} | {med(name, 'tokens_per_s'):.0f} | "
+              f"{med(name, 'tokens_per_cpu_s'):.0f} | {med(name, 'setup_s'):.1f} | "
+              f"{med(name, 'tokens_per_s') / med(baseline, 'tokens_per_s'):.2f}x | "
+              f"{med(name, 'tokens_per_s') / med(one_thread, 'tokens_per_s'):.2f}x |")
 
     def ratio_line(reference):
-        ratio = median(ours_name, "tokens_per_s") / median(reference, "tokens_per_s")
+        ratio = med(ours_name, "tokens_per_s") / med(reference, "tokens_per_s")
         per_round = [
             o["tokens_per_s"] / r["tokens_per_s"]
             for o, r in zip(results[ours_name], results[reference])
         ]
-        print(f"{ours_name}: {median(ours_name, 'tokens_per_s'):.0f} tokens/s vs {reference}: "
-              f"{median(reference, 'tokens_per_s'):.0f} tokens/s -> {ratio:.2f}x (per round: "
+        print(f"{ours_name}: {med(ours_name, 'tokens_per_s'):.0f} tokens/s vs {reference}: "
+              f"{med(reference, 'tokens_per_s'):.0f} tokens/s -> {ratio:.2f}x (per round: "
               f"{', '.join(f'{r:.2f}' for r in per_round)}; target >= {TARGET_RATIO:.0f}x "
               f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})")
 
@@ -722,11 +619,9 @@ def run(args, workdir: str) -> int:
         ratio_line(one_thread)
     for name in external:
         ratio_line(name)
-    print(f"load average now {os.getloadavg()[0]:.1f}")
-    if failed:
-        print(f"FAILED runs: {', '.join(failed)}")
-    return 0 if ok and not failed else 1
+    print(f"load average now {load_average()}")
+    return exit_status(failed, ok)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -14,35 +14,22 @@ run fails or they choose differently (beyond float32 rounding on near-ties).
 
     .venv/bin/python benchmarks/translate.py [--sample-sentences 300] [--alpha 0.5]
 """
-import argparse
 import os
 import random
-import shutil
-import sys
-import tempfile
 import time
 from typing import Dict, List, Optional
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import argument_parser, data_path, exit_with, read_words, scratch_dir
 
-from xner_allennlp.common.word_vectors import WordVectors  # noqa: E402
-from xner_allennlp.dataset_readers.xner_conll import XnerConllReader  # noqa: E402
-from xner_allennlp.dataset_readers.normalization import (  # noqa: E402
-    NUMBER_TOKEN,
-    URL_TOKEN,
-    normalize_word,
-)
-from xner_allennlp.translation import ContextDictionaryTranslator, read_dictionary  # noqa: E402
+from xner_allennlp.common.word_vectors import WordVectors
+from xner_allennlp.dataset_readers.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
+from xner_allennlp.translation import ContextDictionaryTranslator, read_dictionary
 
 ROWS, DIM = 200_000, 300
 CORPUS_SENTENCES, DICTIONARY_PAIRS = 14_041, 100_000
 TARGET_SECONDS = 20.0
-
-
-def read_corpus(path: str) -> List[List[str]]:
-    return [words for _, words, _ in XnerConllReader().read_sentences(path)]
 
 
 def generated_corpus(rng: random.Random) -> List[List[str]]:
@@ -122,30 +109,26 @@ class LoopTranslator:
 
 
 def main() -> int:
-    workdir = tempfile.mkdtemp(prefix="xner-bench-")
-    try:
+    with scratch_dir("xner-bench-") as workdir:
         return run(workdir)
-    finally:
-        shutil.rmtree(workdir)
 
 
 def run(workdir: str) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--sample-sentences", type=int, default=300)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--window", type=int, default=None)
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    data = os.environ.get("XNER_DATA") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
-    conll = os.path.join(data, "conll2003", "eng.train")
+    conll = data_path("conll2003", "eng.train")
     if os.path.isfile(conll):
-        corpus, corpus_source = read_corpus(conll), conll
+        corpus, corpus_source = read_words(conll), conll
     else:
         corpus, corpus_source = generated_corpus(rng), "generated"
     corpus = [[normalize_word(w) for w in sentence] for sentence in corpus]
-    dictionary = os.path.join(data, "dictionaries", "en-es.txt")
+    dictionary = data_path("dictionaries", "en-es.txt")
     if not os.path.isfile(dictionary):
         dictionary = os.path.join(workdir, "en-es.txt")
         generated_dictionary(dictionary, rng)
@@ -219,4 +202,4 @@ def run(workdir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -18,25 +18,30 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALLENNLP = os.path.join(os.path.dirname(sys.executable), "allennlp")
 
-DEV_FILES = {
-    "es": ("conll2002/esp.testa", "utf-8"),
-    "nl": ("conll2002/ned.testa", "utf-8"),
-    "de": ("conll2003_de/deu.testa", "latin-1"),
-    "bn": ("bengali/bn.dev.txt", "utf-8"),
-}
-SUPERVISED_TRAIN = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
+# The package's language table, the one the configs read too (read as JSON: importing the
+# package would load allennlp and torch into this driver for nothing).
+with open(os.path.join(ROOT, "xner_allennlp", "common", "languages.json"), encoding="utf-8") as _handle:
+    LANGUAGES = json.load(_handle)
+SOURCE = "en"
+TARGETS = [code for code, entry in LANGUAGES.items() if code != SOURCE and entry["dev"] is not None]
+
+# Files under the data root: each target's dev set (path, encoding), the labelled training sets.
+DEV_FILES = {code: (LANGUAGES[code]["dev"]["path"], LANGUAGES[code]["dev"]["encoding"]) for code in TARGETS}
+SOURCE_TRAIN = {code: entry["train"]["path"] for code, entry in LANGUAGES.items() if entry["train"]}
+# Targets with labelled training data of their own (the supervised upper bound).
+SUPERVISED_TRAIN = {code: SOURCE_TRAIN[code] for code in TARGETS if code in SOURCE_TRAIN}
 VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised",
             "multi_source", "nouns", "lowercase_characters", "composed", "self_train"]
 # Orthography variants (training_configs/orthography/), for any target.
 ORTHOGRAPHY_VARIANTS = ["nouns", "lowercase_characters"]
 # multi_source (training_configs/multi_source/): the labelled sources of each target, and files.
 MULTI_SOURCES = {"es": ["en", "nl"], "nl": ["en", "es"], "de": ["en", "es", "nl"], "bn": ["en", "es", "nl"]}
-SOURCE_TRAIN = {"en": "conll2003/eng.train", "es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
 # Encoder backend (training_configs/encoder/): full = English + its reverse translation.
 ENCODER_VARIANTS = ["full", "no_translation", "replace", "characters", "aligned_vectors", "last_layer",
                     "self_train"]
-# Unlabelled target text for self-training: the words of these files, never their tags.
-UNLABELLED_TEXT = {"es": "conll2002/esp.train", "nl": "conll2002/ned.train"}
+# Unlabelled target text for self-training: the words of the targets' training files, never
+# their tags.
+UNLABELLED_TEXT = dict(SUPERVISED_TRAIN)
 
 
 def sh(command, env=None, log=None):
@@ -135,7 +140,7 @@ def main():
         config = os.path.join("training_configs", "ablations", f"{args.variant}.jsonnet")
         if target != "es":
             raise SystemExit("the ablation configs are en -> es")
-    train_file = os.path.join(data, "conll2003", "eng.train")
+    train_file = os.path.join(data, SOURCE_TRAIN[SOURCE])
     env = dict(
         os.environ,
         XNER_DATA=data,

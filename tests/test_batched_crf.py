@@ -10,7 +10,7 @@ from allennlp.modules import ConditionalRandomField
 from allennlp.modules.conditional_random_field import allowed_transitions
 
 from xner_allennlp.models.crf_tagger import XnerCrfTagger
-from xner_allennlp.modules.conditional_random_field import (
+from xner_allennlp.speed.batched_crf import (
     BatchedConditionalRandomField,
     batched_crf,
 )
@@ -125,3 +125,19 @@ class TestBatchedCrf(AllenNlpTestCase):
         tokens = {"tokens": {"tokens": torch.tensor([[2, 3, 2], [3, 2, 0]])}}
         ours.eval(), stock.eval()
         assert ours(tokens)["tags"] == stock(tokens)["tags"]
+
+    def test_batched_crf_false_keeps_allennlps_crf(self):
+        vocab = Vocabulary()
+        vocab.add_tokens_to_namespace(["a", "b"], "tokens")
+        vocab.add_tokens_to_namespace(LABELS, "labels")
+        config = {
+            "type": "xner_crf_tagger",
+            "text_field_embedder": {
+                "token_embedders": {"tokens": {"type": "embedding", "embedding_dim": 4}}
+            },
+            "encoder": {"type": "lstm", "input_size": 4, "hidden_size": 3, "bidirectional": True},
+            "label_encoding": "BIOUL",
+            "batched_crf": False,
+        }
+        model = Model.from_params(Params(config), vocab=vocab)
+        assert type(model.crf) is ConditionalRandomField

@@ -1,11 +1,13 @@
 import json
 import sys
+import tarfile
 
 import numpy as np
 import pytest
 import torch
 from allennlp.commands import main
 from allennlp.common.testing import ModelTestCase
+from allennlp.models.archival import load_archive
 
 from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.common.word_vectors import load_word_vectors
@@ -71,3 +73,32 @@ def test_evaluate_on_a_tag_the_model_never_saw(tmp_path, monkeypatch):
     known = message.split("it knows ")[1].split(". ")[0].split(", ")
     assert {"O", "B-PER", "L-PER", "U-PER", "U-LOC", "U-ORG", "U-MISC"} <= set(known)
     assert "tag_map" in message and "drop_tag_types" in message
+
+
+def _archive_with_model_config(tmp_path, edit):
+    """A copy of the fixture archive whose config's model section went through `edit`."""
+    with tarfile.open(trained_archive()) as archive:
+        archive.extractall(tmp_path / "files")
+    config_file = tmp_path / "files" / "config.json"
+    config = json.loads(config_file.read_text())
+    edit(config["model"])
+    config_file.write_text(json.dumps(config))
+    path = tmp_path / "model.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for entry in sorted((tmp_path / "files").iterdir()):
+            archive.add(entry, arcname=entry.name)
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit, language",
+    [
+        # The config's field, whatever the file names say.
+        (lambda model: model.update(target_language="de"), "de"),
+        # Archives from before the field: the language of the file names (wiki.multi.es.vec).
+        (lambda model: model.pop("target_language"), "es"),
+    ],
+)
+def test_target_language_comes_from_the_archive_config(tmp_path, edit, language):
+    model = load_archive(str(_archive_with_model_config(tmp_path, edit))).model
+    assert model.target_language == language

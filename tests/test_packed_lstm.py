@@ -6,13 +6,13 @@ from allennlp.common.testing import AllenNlpTestCase
 from allennlp.modules.seq2seq_encoders import Seq2SeqEncoder
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from xner_allennlp.modules.packed_lstm import (
+from xner_allennlp.speed.packed_recurrence import (
     final_states,
     packed_layout,
     run_packed_lstm,
     sequence_outputs,
 )
-from xner_allennlp.modules.seq2seq_encoders import PackedLstmSeq2SeqEncoder
+from xner_allennlp.speed.packed_lstm import PackedLstmSeq2SeqEncoder
 from xner_allennlp.training.threads import TorchThreadsCallback, auto_threads, resolve_threads
 
 

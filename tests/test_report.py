@@ -12,7 +12,7 @@ from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to
 from allennlp.models.archival import load_archive
 from allennlp.training.metrics import SpanBasedF1Measure
 
-from xner_allennlp.commands.report import aligned_vectors_lookup, format_report, report
+from xner_allennlp.evaluation.evaluate import aligned_vectors_lookup, format_report, report
 from xner_allennlp.evaluation.report import (
     bioul_spans,
     length_bucket,

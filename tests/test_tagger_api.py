@@ -82,8 +82,29 @@ def test_bad_archives_name_the_file(archive, tmp_path):
             if member.name == "config.json":
                 config = json.loads(content)
                 config["model"]["type"] = "crf_tagger"
+                # Parameters only xner_crf_tagger has: a stock archive never carries them.
+                for key in ("batched_crf", "target_language"):
+                    config["model"].pop(key, None)
                 content = json.dumps(config).encode("utf-8")
                 member.size = len(content)
             target.addfile(member, io.BytesIO(content) if content is not None else None)
     with pytest.raises(ConfigurationError, match=f"{stock}: not an xner model.*CrfTagger"):
         Tagger.from_archive(str(stock))
+
+
+def test_archive_predicts_without_the_training_translator_files(archive, tagger, tmp_path):
+    # The training reader's dictionary and vector tables are for training only: an archive
+    # copied to a machine without them still loads, tags, and tags the same.
+    moved = tmp_path / "moved.tar.gz"
+    with tarfile.open(archive) as source, tarfile.open(moved, "w:gz") as target:
+        for member in source.getmembers():
+            content = source.extractfile(member).read() if member.isfile() else None
+            if member.name == "config.json":
+                config = json.loads(content)
+                translator = config["dataset_reader"]["translator"]
+                for key in ("dictionary", "source_vectors", "target_vectors"):
+                    translator[key] = str(tmp_path / "gone" / f"{key}.txt")
+                content = json.dumps(config).encode("utf-8")
+                member.size = len(content)
+            target.addfile(member, io.BytesIO(content) if content is not None else None)
+    assert Tagger.from_archive(str(moved)).tag_batch(SENTENCES) == tagger.tag_batch(SENTENCES)

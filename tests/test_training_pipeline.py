@@ -43,5 +43,7 @@ class TestTrainingPipeline(AllenNlpTestCase):
             "unique_character_encoding"
         )
         assert model["encoder"]["type"] == "packed_lstm"
+        assert model["batched_crf"] is True
+        assert model["target_language"] == "es"
         assert config["data_loader"]["batch_sampler"]["type"] == "bucket"
         assert "torch_threads" in [c["type"] for c in config["trainer"]["callbacks"]]

@@ -7,7 +7,7 @@ from allennlp.common.testing import AllenNlpTestCase
 from allennlp.data import Vocabulary
 from allennlp.modules.token_embedders import TokenCharactersEncoder, TokenEmbedder
 
-from xner_allennlp.token_embedders.unique_character_encoding import UniqueCharacterEncoder
+from xner_allennlp.speed.unique_character_encoding import UniqueCharacterEncoder
 
 
 def lstm_config(embedding_dim=6, hidden_size=5, bidirectional=True, num_layers=1):

@@ -141,14 +141,14 @@ class TestWordVectors(AllenNlpTestCase):
         table, path, cache, prefix = self.cached_table()
         for name in os.listdir(cache):
             os.remove(cache / name)
-        real = word_vectors.os.replace
+        real = os.replace
 
         def dies_before_the_metadata(source, destination):
             if destination.endswith(".json"):
                 raise OSError("killed")
             real(source, destination)
 
-        monkeypatch.setattr(word_vectors.os, "replace", dies_before_the_metadata)
+        monkeypatch.setattr(os, "replace", dies_before_the_metadata)
         fresh(path, cache_dir=str(cache))
         monkeypatch.undo()
         # The matrix and words are in place, but without the metadata (written last): parsed

@@ -1,5 +1,21 @@
 // Shared settings of every xner config: the paper's model and training hyper-parameters
-// (Huang, May & Peng 2019, section 4) on the stock allennlp-models `crf_tagger`.
+// (Huang, May & Peng 2019, section 4).
+//
+// `tagger()` is allennlp-models' training_config/tagging/ner.jsonnet (crf_tagger, BIOUL,
+// constrained decoding, span F1, dropout 0.5, no start/end transitions, tokens +
+// token_characters -> BiLSTM, grad norm 5, patience 25) with the paper's choices where it
+// differs (the table is in README.md, "The model against allennlp-models' ner.jsonnet"):
+// the `xner_conll` reader and `romanized_characters` indexer for conll2003 and `characters`;
+// frozen `aligned_vectors` (+ the target's words in the vocabulary) for trainable GloVe; a
+// 300-d char BiLSTM for a 16-d cnn; a 1-layer 300-d word BiLSTM for 2 layers of 200; SGD with
+// momentum and lr decay, U(-0.1, 0.1) init, batches of 10 and 200 epochs for adam; and
+// `xner_crf_tagger` for crf_tagger (+ target_language, a distributed-safe span F1, the
+// xner_tagger predictor).
+//
+// One field changes how the model computes, not what: `speed` (XNER_SPEED, default true)
+// builds `packed_lstm` for `lstm`, `unique_character_encoding` for `character_encoding` and
+// `batched_crf: true` (xner_allennlp/speed/: same parameters, same outputs, faster).
+// XNER_SPEED=false builds allennlp's stock modules.
 //
 // Paths come from environment variables (allennlp passes them to jsonnet as ext vars). The
 // xner_allennlp plugin defines each XNER_* variable as "" when it is unset, and `ext` maps ""
@@ -9,6 +25,13 @@ local ext(name, default) =
   if value == '' then default else value;
 
 local data = ext('XNER_DATA', '../shared/data');
+local languages = import '../xner_allennlp/common/languages.json';
+
+local speed =
+  local value = ext('XNER_SPEED', 'true');
+  if value == 'true' then true
+  else if value == 'false' then false
+  else error ('XNER_SPEED must be true or false, got ' + value);
 
 // Hyper-parameter profiles: overrides of `paper`, picked with XNER_PROFILE.
 local profiles = {
@@ -21,21 +44,26 @@ local profiles = {
   ext:: ext,
   data:: data,
 
+  languages:: languages,
+
   // Each target's dev and test files (under XNER_DATA), their encoding, and the reader options
-  // of the source (English) and target sides.
+  // of the source (English) and target sides, from the package's language table.
   targets:: {
-    es: { dev: data + '/conll2002/esp.testa', test: data + '/conll2002/esp.testb', encoding: 'utf-8',
-          source_extra: {}, target_extra: {} },
-    nl: { dev: data + '/conll2002/ned.testa', test: data + '/conll2002/ned.testb', encoding: 'utf-8',
-          source_extra: {}, target_extra: {} },
-    de: { dev: data + '/conll2003_de/deu.testa', test: data + '/conll2003_de/deu.testb',
-          encoding: 'latin-1', source_extra: {}, target_extra: {} },
-    // The paper scores PER/ORG/LOC only for Bengali; the Rifat file's bare TIM tag is time (O)
-    // and a few of its lines have no tag.
-    bn: { dev: data + '/bengali/bn.dev.txt', test: data + '/bengali/bn.test.txt', encoding: 'utf-8',
-          source_extra: { drop_tag_types: ['MISC'] },
-          target_extra: { drop_tag_types: ['MISC'], tag_map: { TIM: 'O' }, empty_tag: 'O' } },
+    [lang]: {
+      dev: data + '/' + languages[lang].dev.path,
+      test: data + '/' + languages[lang].test.path,
+      encoding: languages[lang].dev.encoding,
+      source_extra: languages[lang].source_extra,
+      target_extra: languages[lang].target_extra,
+    }
+    for lang in std.objectFields(languages)
+    if lang != 'en' && languages[lang].dev != null
   },
+
+  // Drop-in speed modules (xner_allennlp/speed/) or allennlp's stock ones (XNER_SPEED=false).
+  speed:: speed,
+  modules:: if $.speed then { lstm: 'packed_lstm', character_encoding: 'unique_character_encoding' }
+            else { lstm: 'lstm', character_encoding: 'character_encoding' },
 
   // The hyper-parameters of profile `name` (XNER_PROFILE, default `paper`).
   profile(name=ext('XNER_PROFILE', 'paper'))::
@@ -105,7 +133,8 @@ local profiles = {
 
   // The full experiment: train on English (`train_reader`), select on the target dev set and
   // score the target test set (`target_reader`). `hp` are the hyper-parameters (`paper` or a
-  // profile's); `word_vectors` / `characters` switch the two halves of the input (ablations).
+  // profile's); `word_vectors` / `characters` switch the two halves of the input (ablations);
+  // `target_language` (a code of the language table) is the predictor's tokenizer language.
   tagger(
     train,
     dev,
@@ -118,6 +147,7 @@ local profiles = {
     hp=$.paper,
     word_vectors=true,
     characters=true,
+    target_language=null,
   )::
     local test_path = if test == 'none' then null else test;
     local char_dim = 2 * hp.char_hidden_size;
@@ -143,7 +173,7 @@ local profiles = {
         vector_files: [target_vectors],
       },
       model: {
-        // The stock crf_tagger under a name whose default predictor is xner_tagger.
+        // crf_tagger, its span F1 distributed-safe, its default predictor xner_tagger.
         type: 'xner_crf_tagger',
         label_encoding: 'BIOUL',
         constrain_crf_decoding: true,
@@ -162,9 +192,7 @@ local profiles = {
                 (if std.isArray(source_vectors) then source_vectors else [source_vectors]) + [target_vectors],
             },
             [if characters then 'token_characters']: {
-              // character_encoding's parameters and output, each distinct word of a batch
-              // encoded once (benchmarks/README.md).
-              type: 'unique_character_encoding',
+              type: $.modules.character_encoding,
               embedding: {
                 embedding_dim: hp.char_embedding_dim,
                 vocab_namespace: 'token_characters',
@@ -178,13 +206,15 @@ local profiles = {
             },
           },
         },
-        // lstm's parameters and output, faster on CPU (xner_allennlp/modules/packed_lstm.py).
         encoder: {
-          type: 'packed_lstm',
+          type: $.modules.lstm,
           input_size: (if word_vectors then vector_dim else 0) + (if characters then char_dim else 0),
           hidden_size: hp.word_hidden_size,
           bidirectional: true,
         },
+        batched_crf: $.speed,
+        // Kept in the archive: the predictor tokenizes in it.
+        [if target_language != null then 'target_language']: target_language,
         // The aligned vectors are buffers, not parameters, so this never touches them.
         // The CRF's transition-constraint mask is a (frozen) parameter too: re-initialising it
         // would undo constrain_crf_decoding and let invalid BIOUL sequences through.
@@ -212,30 +242,38 @@ local profiles = {
       pytorch_seed: self.random_seed,
     } + $.distributed(),
 
-  // One en -> target experiment on the shared data, the language-specific parts as arguments.
-  // `word_vectors`, `characters`, `uroman` and `translation` switch components off for the
-  // ablations (training_configs/ablations/).
-  en_to(lang, dev, test, encoding, target_extra={}, source_extra={}, hp=$.profile(),
+  // One en -> `lang` experiment on the shared data. `dev`, `test` and `encoding` default to the
+  // language table's (targets); `source_extra` / `target_extra` are reader options added to the
+  // table's. `word_vectors`, `characters`, `uroman` and `translation` switch components off for
+  // the ablations (training_configs/ablations/).
+  en_to(lang, dev=null, test=null, encoding=null, target_extra={}, source_extra={}, hp=$.profile(),
         word_vectors=true, characters=true, uroman=true, translation=true)::
+    local known = std.objectHas($.targets, lang);
+    local table(value, field) =
+      if value != null then value
+      else if known then $.targets[lang][field]
+      else error ('en_to: ' + lang + ' is not in the language table; pass ' + field);
+    local source_extra_ = (if known then $.targets[lang].source_extra else {}) + source_extra;
+    local target_extra_ = (if known then $.targets[lang].target_extra else {}) + target_extra;
     local source_vectors = ext('XNER_SOURCE_VECTORS', data + '/vectors/wiki.multi.en.vec');
     local target_vectors = ext('XNER_TARGET_VECTORS', data + '/vectors/wiki.multi.' + lang + '.vec');
     local dictionary = ext('XNER_DICTIONARY', data + '/dictionaries/en-' + lang + '.txt');
     local translator =
       if !translation || dictionary == 'none' then null
       else $.translator(dictionary, source_vectors, target_vectors);
-    local english = ext('XNER_TRAIN', data + '/conll2003/eng.train');
+    local english = ext('XNER_TRAIN', data + '/' + languages.en.train.path);
     // capitalize_nouns changes translated sentences only: without a translator it has none.
     local english_extra =
-      if translator != null then source_extra
-      else { [k]: source_extra[k] for k in std.objectFields(source_extra) if k != 'capitalize_nouns' };
+      if translator != null then source_extra_
+      else { [k]: source_extra_[k] for k in std.objectFields(source_extra_) if k != 'capitalize_nouns' };
     local english_reader = $.reader(uroman=uroman, translator=translator, extra=english_extra);
     // Self-training: XNER_PSEUDO is target text labelled by an earlier model
     // (`allennlp xner-self-train`, which writes UTF-8), read beside the English data.
     local pseudo = ext('XNER_PSEUDO', 'none');
     $.tagger(
       train=if pseudo == 'none' then english else 'en,pseudo',
-      dev=ext('XNER_DEV', dev),
-      test=ext('XNER_TEST', test),
+      dev=ext('XNER_DEV', table(dev, 'dev')),
+      test=ext('XNER_TEST', table(test, 'test')),
       source_vectors=source_vectors,
       target_vectors=target_vectors,
       vector_dim=std.parseInt(ext('XNER_VECTOR_DIM', '300')),
@@ -243,14 +281,15 @@ local profiles = {
         type: 'multi_source',
         sources: {
           en: { path: english, reader: english_reader },
-          pseudo: { path: pseudo, reader: $.reader(uroman=uroman, extra=target_extra) },
+          pseudo: { path: pseudo, reader: $.reader(uroman=uroman, extra=target_extra_) },
         },
       },
       target_reader=$.reader(
-        encoding=ext('XNER_TARGET_ENCODING', encoding), uroman=uroman, extra=target_extra
+        encoding=ext('XNER_TARGET_ENCODING', table(encoding, 'encoding')), uroman=uroman, extra=target_extra_
       ),
       hp=hp,
       word_vectors=word_vectors,
       characters=characters,
+      target_language=lang,
     ),
 }

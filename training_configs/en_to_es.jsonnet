@@ -2,9 +2,4 @@
 // XNER_TARGET_ENCODING=latin-1 for the original distribution.
 local base = import 'base.libsonnet';
 
-base.en_to(
-  'es',
-  dev=base.data + '/conll2002/esp.testa',
-  test=base.data + '/conll2002/esp.testb',
-  encoding='utf-8',
-)
+base.en_to('es')

@@ -26,4 +26,5 @@ base.tagger(
   train_reader=base.reader(translator=translator),
   target_reader=base.reader(encoding='latin-1'),
   hp=hp,
+  target_language='es',
 )

@@ -4,10 +4,4 @@
 // On other data, point the XNER_* environment variables at it (xner_allennlp/common/config_vars.py).
 local base = import '../base.libsonnet';
 
-base.en_to(
-  'es',
-  dev=base.data + '/conll2002/esp.testa',
-  test=base.data + '/conll2002/esp.testb',
-  encoding='utf-8',
-  uroman=false,
-)
+base.en_to('es', uroman=false)

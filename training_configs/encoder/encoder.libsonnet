@@ -51,12 +51,14 @@ local parse_layers(text) =
   // The whole experiment on given files: train on `train` (read by `train_reader`), select on
   // `dev` and score `test` (`target_reader`; 'none' skips it). `characters`: + the uroman
   // character BiLSTM; `word_vectors`: + the frozen aligned word vectors (`source_vectors`,
-  // `target_vectors`, `vector_dim`); `encoder_dim`: the encoder's hidden size.
+  // `target_vectors`, `vector_dim`); `encoder_dim`: the encoder's hidden size; `target_language`:
+  // the predictor's tokenizer language.
   tagger(train, dev, test, train_reader, target_reader, characters=false, word_vectors=false,
          source_vectors=null, target_vectors=null, vector_dim=300,
          model_name=$.encoder, encoder_dim=std.parseInt(ext('XNER_ENCODER_DIM', '384')),
          layers=$.layers, cache_layers=$.cache_layers, layer_mix=$.layer_mix,
-         train_encoder=ext('XNER_TRAIN_ENCODER', 'false') == 'true', cache_dir='default', hp=$.hp)::
+         train_encoder=ext('XNER_TRAIN_ENCODER', 'false') == 'true', cache_dir='default', hp=$.hp,
+         target_language=null)::
     local input_dim = (if word_vectors then vector_dim else 0)
                       + (if characters then 2 * hp.char_hidden_size else 0);
     {
@@ -97,7 +99,7 @@ local parse_layers(text) =
               pretrained_file: [source_vectors, target_vectors],
             },
             [if characters then 'token_characters']: {
-              type: 'unique_character_encoding',
+              type: base.modules.character_encoding,
               embedding: { embedding_dim: hp.char_embedding_dim, vocab_namespace: 'token_characters' },
               encoder: {
                 type: 'lstm',
@@ -109,12 +111,14 @@ local parse_layers(text) =
           },
         },
         encoder: {
-          type: 'packed_lstm',
+          type: base.modules.lstm,
           // 384: multilingual-e5-small's hidden size; XNER_ENCODER_DIM for other encoders.
           input_size: encoder_dim + input_dim,
           hidden_size: hp.word_hidden_size,
           bidirectional: true,
         },
+        batched_crf: base.speed,
+        [if target_language != null then 'target_language']: target_language,
         initializer: {
           // Not the encoder's own weights, nor the CRF's constraint mask.
           regexes: [['.*', { type: 'uniform', a: -0.1, b: 0.1 }]],
@@ -143,7 +147,8 @@ local parse_layers(text) =
       pytorch_seed: self.random_seed,
     } + base.distributed(),
 
-  // One en -> lang experiment (base.targets holds each target's files and options).
+  // One en -> lang experiment (base.targets: each target's files and options, from
+  // xner_allennlp/common/languages.json).
   // `translation`: reverse-translated copies of the English sentences ('append': English and
   // translation, 'replace': translation only, 'none'); `characters`: + the uroman character
   // BiLSTM; `word_vectors`: + the frozen aligned word vectors.
@@ -156,7 +161,7 @@ local parse_layers(text) =
     local translator =
       if translation == 'none' || dictionary == 'none' then null
       else base.translator(dictionary, source_vectors, target_vectors);
-    local english = ext('XNER_TRAIN', base.data + '/conll2003/eng.train');
+    local english = ext('XNER_TRAIN', base.data + '/' + base.languages.en.train.path);
     local english_reader = $.reader('utf-8', characters, word_vectors, translator,
                                     if translation == 'none' then 'replace' else translation,
                                     target.source_extra);
@@ -187,5 +192,6 @@ local parse_layers(text) =
       layers=layers,
       layer_mix=layer_mix,
       hp=hp,
+      target_language=lang,
     ),
 }

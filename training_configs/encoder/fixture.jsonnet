@@ -35,4 +35,5 @@ encoder.tagger(
   train_reader=encoder.reader('utf-8', false, false, translator, 'append'),
   target_reader=encoder.reader('latin-1', false, false),
   encoder_dim=std.parseInt(base.ext('XNER_ENCODER_DIM', '32')),
+  target_language='es',
 )

@@ -12,10 +12,11 @@ local ext = base.ext;
 local data = base.data;
 
 {
+  // The languages with a labelled training file in the language table (en, es, nl).
   train_files:: {
-    en: data + '/conll2003/eng.train',
-    es: data + '/conll2002/esp.train',
-    nl: data + '/conll2002/ned.train',
+    [lang]: data + '/' + base.languages[lang].train.path
+    for lang in std.objectFields(base.languages)
+    if base.languages[lang].train != null
   },
 
   vectors(lang)::
@@ -48,7 +49,7 @@ local data = base.data;
         sources: {
           [s]: {
             path: $.train_files[s],
-            // All three CoNLL training files are UTF-8 here (SOURCE.md).
+            // All three CoNLL training files are UTF-8 here (SOURCE.md, languages.json).
             reader: base.reader(translator=if s == 'en' then translator else null, extra=t.source_extra),
           }
           for s in names
@@ -56,5 +57,6 @@ local data = base.data;
       },
       target_reader=base.reader(encoding=ext('XNER_TARGET_ENCODING', t.encoding), extra=t.target_extra),
       hp=hp,
+      target_language=target,
     ),
 }

@@ -3,8 +3,5 @@
 // character encoder stops reading "capitalised" as "entity" in German text.
 local base = import '../base.libsonnet';
 local lang = base.ext('XNER_TARGET', 'de');
-local target = base.targets[lang];
 
-base.en_to(lang, dev=target.dev, test=target.test, encoding=target.encoding,
-           source_extra=target.source_extra { capitalize_nouns: true },
-           target_extra=target.target_extra)
+base.en_to(lang, source_extra={ capitalize_nouns: true })

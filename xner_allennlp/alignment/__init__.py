@@ -13,7 +13,7 @@ from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
     infer_languages,
     match_dictionary,
-    read_dictionary,
+    read_dictionary_pairs,
 )
 from xner_allennlp.alignment.evaluation import TranslationPrecision, word_translation_precision
 from xner_allennlp.alignment.pipeline import AlignmentReport, build_aligned_vectors, write_outputs

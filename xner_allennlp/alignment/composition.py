@@ -20,13 +20,21 @@ import numpy as np
 from allennlp.common.checks import ConfigurationError
 from scipy import sparse
 
+from xner_allennlp.common.languages import LANGUAGES
+
 logger = logging.getLogger(__name__)
 
-# NLTK's Snowball stemmers (nltk ships with allennlp; the stemmers need no downloaded data).
+# NLTK's Snowball stemmers (nltk ships with allennlp; the stemmers need no downloaded data) of
+# languages the package's language table does not have: `--compose stem` works for them too.
+_OTHER_SNOWBALL_LANGUAGES = {
+    "da": "danish", "fi": "finnish", "fr": "french", "hu": "hungarian", "it": "italian",
+    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
+    "ar": "arabic",
+}
+# ISO 639-1 code -> NLTK's stemmer name; for the table's languages their `snowball` field.
 SNOWBALL_LANGUAGES = {
-    "da": "danish", "de": "german", "en": "english", "es": "spanish", "fi": "finnish",
-    "fr": "french", "hu": "hungarian", "it": "italian", "nl": "dutch", "no": "norwegian",
-    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish", "ar": "arabic",
+    **{code: name for code, name in _OTHER_SNOWBALL_LANGUAGES.items() if code not in LANGUAGES},
+    **{code: entry["snowball"] for code, entry in LANGUAGES.items() if entry["snowball"]},
 }
 
 

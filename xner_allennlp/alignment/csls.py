@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from allennlp.common.tqdm import Tqdm
 
+from xner_allennlp.common.vector_math import ZERO_NORM
+
 # Scores per batch: 2**24 float32 = 64 MiB (plus as much for top-k's workspace).
 SCORE_BUDGET = 1 << 24
 
@@ -35,9 +37,12 @@ def as_tensor(matrix: Matrix) -> torch.Tensor:
 
 
 def unit_rows(matrix: Matrix) -> torch.Tensor:
-    """Rows scaled to unit length (zero rows stay zero)."""
+    """
+    Rows scaled to unit length (zero rows stay zero), as a float32 tensor: the torch
+    counterpart of `common.vector_math.unit_rows`, for the retrieval functions here.
+    """
     tensor = as_tensor(matrix)
-    return tensor / tensor.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return tensor / tensor.norm(dim=1, keepdim=True).clamp_min(ZERO_NORM)
 
 
 def batch_size_for(n_keys: int, chunk_size: Optional[int] = None) -> int:

@@ -1,6 +1,8 @@
 """
 Bilingual dictionaries in MUSE format: one `source target` pair a line (space or tab separated),
-several lines per word allowed, UTF-8.
+several lines per word allowed, UTF-8. Parsed by the package's one parser
+(`xner_allennlp.common.dictionary`); this module gives the alignment tools their view of it:
+distinct pairs, their rows in two vector tables, and the languages a file name says.
 """
 import logging
 import os
@@ -10,34 +12,36 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from xner_allennlp.common.dictionary import read_dictionary
 from xner_allennlp.common.errors import InputFormatError
-from xner_allennlp.translation.context_dictionary import read_dictionary as _parse_dictionary
 
 logger = logging.getLogger(__name__)
 
 Pair = Tuple[str, str]
 
 # `en-es.txt`, `en-es.0-5000.txt`, `en-es.train.txt`, `en_es.txt`: language codes of 2-3 letters.
-_LANGUAGES = re.compile(r"^([A-Za-z]{2,3})[-_]([A-Za-z]{2,3})(?=$|[._\-])")
+# Any code, not only those of `common.languages`: the code only names the output files.
+_FILE_NAME_LANGUAGES = re.compile(r"^([A-Za-z]{2,3})[-_]([A-Za-z]{2,3})(?=$|[._\-])")
 
 
 def infer_languages(path: str) -> Optional[Tuple[str, str]]:
     """`(source, target)` language codes from a MUSE dictionary file name, or `None`."""
-    match = _LANGUAGES.match(os.path.basename(str(path)))
+    match = _FILE_NAME_LANGUAGES.match(os.path.basename(str(path)))
     if match is None:
         return None
     return match.group(1).lower(), match.group(2).lower()
 
 
-def read_dictionary(path: str, encoding: str = "utf-8") -> List[Pair]:
+def read_dictionary_pairs(path: str, encoding: str = "utf-8") -> List[Pair]:
     """
-    Reads `(source, target)` pairs in file order, repeated pairs once, with the package's one
-    MUSE dictionary parser (`translation.context_dictionary.read_dictionary`: blank lines
-    skipped, a line without exactly two words raises `InputFormatError` with its line number).
+    The distinct `(source, target)` pairs of a MUSE dictionary, in order of first appearance
+    (`common.dictionary.read_dictionary` parses it: blank lines skipped, a line without exactly
+    two words raises `InputFormatError` with its line number); a file without any pair is an
+    `InputFormatError` too.
     """
     pairs: List[Pair] = []
     seen = set()
-    for _, source_word, target_word in _parse_dictionary(path, encoding):
+    for _, source_word, target_word in read_dictionary(path, encoding):
         pair = (source_word, target_word)
         if pair not in seen:
             seen.add(pair)

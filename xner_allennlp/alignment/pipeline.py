@@ -7,8 +7,7 @@ import functools
 import json
 import logging
 import os
-import shutil
-import tempfile
+import tempfile  # noqa: F401 - `write_together` stages through it; tests patch `pipeline.tempfile`
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -20,7 +19,7 @@ from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
     infer_languages,
     match_dictionary,
-    read_dictionary,
+    read_dictionary_pairs,
 )
 from xner_allennlp.alignment.evaluation import TranslationPrecision, word_translation_precision
 from xner_allennlp.alignment.procrustes import (
@@ -32,10 +31,12 @@ from xner_allennlp.alignment.procrustes import (
 from xner_allennlp.alignment.composition import compose_missing
 from xner_allennlp.alignment.projection import project_dictionary
 from xner_allennlp.common import word_vectors as _word_vectors
+from xner_allennlp.common.dictionary import check_direction
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
+from xner_allennlp.common.files import check_output_path, write_together
+from xner_allennlp.common.normalization import TAG_PATTERN, normalize_word
+from xner_allennlp.common.vector_math import check_same_dimension, unit_rows
 from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors
-from xner_allennlp.dataset_readers.normalization import TAG_PATTERN, normalize_word
-from xner_allennlp.translation.context_dictionary import check_direction
 
 logger = logging.getLogger(__name__)
 
@@ -133,27 +134,6 @@ def resolve_languages(
     return source_lang, target_lang
 
 
-def check_output_path(path: Optional[str], option: Optional[str] = None) -> None:
-    """
-    Refuses up front an output path that cannot become a file, naming it (and the option that
-    gave it): a failure while writing would come late and could name a temporary file.
-    """
-    if path is None:
-        return
-    what = f"{option} {path}" if option else path
-    if not str(path).strip():
-        raise ConfigurationError(f"{option or 'output file'}: empty file name")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{what}: is a directory, expected a file name")
-    ancestor = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(ancestor):
-        ancestor = os.path.dirname(ancestor)
-    if not os.path.isdir(ancestor):
-        raise NotADirectoryError(f"{what}: {ancestor} is not a directory")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise PermissionError(f"{what}: no permission to write in {ancestor}")
-
-
 def write_outputs(
     tables: Dict[str, WordVectors],
     texts: Optional[Dict[str, str]] = None,
@@ -161,111 +141,34 @@ def write_outputs(
 ) -> None:
     """
     Writes every table (fastText text format), text and file (`files`: path -> a function that
-    writes the file at the path it is given) as one set: after it, the destinations hold either
-    all the new files or, on any error, what they held before. Everything is written into a
-    hidden staging directory next to its destination, and only when all are written are they
-    renamed into place, each destination that existed moved aside first and put back on error.
-    Then each table is read back with `load_word_vectors`, which checks it and builds the binary
-    cache. The staging directory goes in every case. An error names the destination, never a
-    file of the staging directory.
+    writes the file at the path it is given) as one set, all or nothing
+    (`common.files.write_together`). Once all are in place each table is read back with
+    `load_word_vectors`, which checks it and builds the binary cache; a table that does not
+    read back puts the old files back too.
     """
-    texts = texts or {}
-    files = files or {}
-    writers: Dict[str, Callable[[str], Any]] = {}
+    writers: Dict[str, Union[str, Callable[[str], Any]]] = {}
     for path, table in tables.items():
         writers[path] = functools.partial(_word_vectors.write_word_vectors, table=table)
-    for path, text in texts.items():
-        writers[path] = functools.partial(_write_text, text=text)
-    writers.update(files)
-    for path in writers:
-        check_output_path(path)
-    created_dirs: List[str] = []
-    staging: Dict[str, str] = {}
-    temps: Dict[str, str] = {}
-    backups: Dict[str, str] = {}
-    placed: List[str] = []
-    try:
-        for path in writers:
-            directory = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(directory):
-                os.makedirs(directory)
-                created_dirs.append(directory)
-            if directory not in staging:
-                staging[directory] = _staged(path, tempfile.mkdtemp, dir=directory, prefix=".xner-")
-            temps[path] = os.path.join(staging[directory], os.path.basename(path))
-        for path, write in writers.items():
-            logger.info("writing %s", path)
-            _staged(path, write, temps[path])
-        mode = _default_file_mode()
-        for path, temp in temps.items():
-            os.chmod(temp, mode)  # temp files are private (0600); outputs get the umask's mode
-            if os.path.lexists(path):
-                backups[path] = temp + ".old"
-                _staged(path, os.replace, path, backups[path])
-            _staged(path, os.replace, temp, path)
-            placed.append(path)
-        for path in tables:
-            load_word_vectors(path)
-    except BaseException:
-        for path in placed:
-            _remove(path)
-        kept = set()
-        for path, backup in backups.items():
-            try:
-                os.replace(backup, path)
-            except OSError as error:
-                kept.add(os.path.dirname(backup))
-                logger.error("could not put %s back (%s): it is %s", path, error, backup)
-        for directory in staging.values():
-            if directory not in kept:
-                shutil.rmtree(directory, ignore_errors=True)
-        for directory in reversed(created_dirs):
-            try:
-                os.rmdir(directory)
-            except OSError:
-                pass
-        raise
-    for directory in staging.values():
-        shutil.rmtree(directory, ignore_errors=True)
+    writers.update(texts or {})
+    writers.update(files or {})
+    write_together(writers, verify=functools.partial(_read_back, list(tables)))
 
 
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def _staged(destination: str, function: Callable, *args, **kwargs):
-    """`function(*args)`, whose OSError names `destination` instead of its staged file."""
-    try:
-        return function(*args, **kwargs)
-    except OSError as error:
-        if error.filename is None or error.filename == destination:
-            raise
-        # e.g. "[Errno 28] No space left on device: 'out/vectors-es.vec'"
-        raise type(error)(error.errno, error.strerror, destination) from None
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+def _read_back(paths: List[str]) -> None:
+    for path in paths:
+        load_word_vectors(path)
 
 
 def _check_dimensions(source: WordVectors, target: WordVectors) -> None:
-    if source.dim != target.dim:
-        raise InputFormatError(
-            target.source,
-            None,
-            f"vectors have dimension {target.dim}, but the source vectors {source.source} "
-            f"have dimension {source.dim}; both sides must have the same dimension",
-        )
+    check_same_dimension(
+        source.dim,
+        target.dim,
+        source.source,
+        target.source,
+        functools.partial(InputFormatError, target.source, None),
+        "vectors have dimension {second_dim}, but the source vectors {first} have dimension "
+        "{first_dim}; both sides must have the same dimension",
+    )
 
 
 def _check_match(match: DictionaryMatch, source: WordVectors, target: WordVectors) -> None:
@@ -312,7 +215,7 @@ def _compose(
     index = table.index
     missing_types = {w for w in types if w not in index}
     new, rows, counts = compose_missing(words, table.words, table.matrix, methods, language)
-    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    rows = unit_rows(rows)
     composed = WordVectors(list(table.words) + new, np.vstack([table.matrix, rows.astype(np.float32)]), table.source)
     summary = {
         "files": [os.path.abspath(p) for p in files],
@@ -405,8 +308,8 @@ def build_aligned_vectors(
     require_file(source, "source vector file")
     if target is not None:
         require_file(target, "target vector file")
-    pairs = read_dictionary(dictionary, encoding)
-    eval_pairs = read_dictionary(eval_dictionary, encoding) if eval_dictionary else None
+    pairs = read_dictionary_pairs(dictionary, encoding)
+    eval_pairs = read_dictionary_pairs(eval_dictionary, encoding) if eval_dictionary else None
     seconds["read dictionaries"] = time.perf_counter() - started
 
     tick = time.perf_counter()

@@ -27,6 +27,8 @@ import numpy as np
 from allennlp.common.tqdm import Tqdm
 
 from xner_allennlp.alignment.csls import mutual_nearest_neighbors, unit_rows
+from xner_allennlp.common import vector_math
+from xner_allennlp.common.params import as_list
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +41,8 @@ def parse_normalization(spec: Union[None, str, Sequence[str]]) -> Tuple[str, ...
     """
     `"center,renorm"`, `["center", "renorm"]`, `""`, `"none"` or `None` -> the steps in order.
     """
-    if spec is None:
-        return ()
-    items = [spec] if isinstance(spec, str) else list(spec)
     steps = []
-    for item in items:
+    for item in as_list(spec):
         for step in str(item).split(","):
             step = step.strip().lower()
             if step in ("", "none"):
@@ -64,8 +63,7 @@ def normalize_embeddings(matrix: np.ndarray, steps: Sequence[str]) -> np.ndarray
         if step == "center":
             out -= out.mean(axis=0, dtype=np.float64).astype(np.float32)
         elif step == "renorm":
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out /= np.maximum(norms, 1e-12)  # a zero row stays zero instead of becoming NaN
+            vector_math.unit_rows(out, out=out)
         else:
             raise ValueError(f"unknown normalisation {step!r}")
     return out

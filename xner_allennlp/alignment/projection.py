@@ -11,6 +11,7 @@ from typing import List, Tuple
 import numpy as np
 
 from xner_allennlp.alignment.dictionary import Pair
+from xner_allennlp.common.vector_math import ZERO_NORM, unit_rows
 from xner_allennlp.common.word_vectors import WordVectors
 
 logger = logging.getLogger(__name__)
@@ -59,15 +60,14 @@ def project_dictionary(
         np.add.at(sums, np.asarray(target_ids), source.matrix[np.asarray(source_ids)])
     counts = np.bincount(np.asarray(target_ids, dtype=np.int64), minlength=len(words))
     means = sums / np.maximum(counts, 1)[:, None]
-    norms = np.linalg.norm(means, axis=1)
-    keep = norms > 1e-12
+    keep = np.linalg.norm(means, axis=1) > ZERO_NORM
     if not keep.all():
         # Translations whose vectors cancel out: no direction to give the word.
         logger.warning(
             "%d target words dropped: their translations' mean vector is zero", (~keep).sum()
         )
         words = [w for w, k in zip(words, keep) if k]
-        means, norms = means[keep], norms[keep]
-    matrix = (means / norms[:, None]).astype(np.float32)
+        means = means[keep]
+    matrix = unit_rows(means).astype(np.float32)
     stats = ProjectionStats(len(pairs), len(source_ids), len(target_words), len(words))
     return WordVectors(words, matrix, "projection"), stats

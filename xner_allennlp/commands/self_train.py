@@ -4,8 +4,6 @@ writes the sentences the model is confident about as CoNLL, to train on next
 (`xner_allennlp/training/self_training.py` defines the confidence).
 """
 import argparse
-import os
-import tempfile
 from typing import Iterator, List
 
 from allennlp.commands.subcommand import Subcommand
@@ -13,9 +11,9 @@ from allennlp.common.checks import ConfigurationError, check_for_gpu
 from allennlp.common.tqdm import Tqdm
 from allennlp.models.archival import load_archive
 
-from xner_allennlp.alignment.pipeline import check_output_path
 from xner_allennlp.commands.errors import add_command, count
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
+from xner_allennlp.common.files import atomic_open, check_output_path
 from xner_allennlp.training.self_training import bioul_to_iob2, pseudo_label
 
 
@@ -79,27 +77,19 @@ def self_train(args: argparse.Namespace) -> dict:
     if args.max_sentences is not None:
         sentences = (s for i, s in zip(range(args.max_sentences), sentences))
     stats = {"read": 0, "kept": 0, "kept_tokens": 0, "entities": 0}
-    directory = os.path.dirname(os.path.abspath(args.output_file))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".xner-self-train-")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            for sentence in Tqdm.tqdm(pseudo_label(archive.model, reader, sentences, args.batch_size), desc="tagging"):
-                stats["read"] += 1
-                if sentence.confidence < args.threshold:
-                    continue
-                stats["kept"] += 1
-                stats["kept_tokens"] += len(sentence.words)
-                tags = bioul_to_iob2(sentence.tags)
-                stats["entities"] += sum(1 for t in tags if t.startswith("B-"))
-                for word, tag in zip(sentence.words, tags):
-                    out.write(f"{word} {tag}\n")
-                out.write("\n")
+    # The sentences are streamed into the file; an empty input leaves no file behind.
+    with atomic_open(args.output_file, "w", prefix=".xner-self-train-") as out:
+        for sentence in Tqdm.tqdm(pseudo_label(archive.model, reader, sentences, args.batch_size), desc="tagging"):
+            stats["read"] += 1
+            if sentence.confidence < args.threshold:
+                continue
+            stats["kept"] += 1
+            stats["kept_tokens"] += len(sentence.words)
+            tags = bioul_to_iob2(sentence.tags)
+            stats["entities"] += sum(1 for t in tags if t.startswith("B-"))
+            for word, tag in zip(sentence.words, tags):
+                out.write(f"{word} {tag}\n")
+            out.write("\n")
         if stats["read"] == 0:
             raise InputFormatError(args.input_file, None, "no sentences to tag (empty file?)")
-        os.chmod(temp, 0o644)
-        os.replace(temp, args.output_file)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
     return stats

@@ -10,10 +10,10 @@ from typing import List, Tuple
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common.tqdm import Tqdm
 
-from xner_allennlp.alignment.pipeline import check_output_path, write_outputs
 from xner_allennlp.commands.errors import add_command, count
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file
-from xner_allennlp.dataset_readers.xner_conll import _transfer_case
+from xner_allennlp.common.files import check_output_path, write_together
+from xner_allennlp.common.normalization import transfer_case
 from xner_allennlp.translation.context_dictionary import (
     ContextDictionaryTranslator,
     TranslationStats,
@@ -124,7 +124,9 @@ def translate_conll_file(
         with open(path, "wb") as handle:
             handle.writelines(output)
 
-    write_outputs({}, files={output_file: write})
+    # Through the staging of `write_together` rather than `atomic_open`: a failure to create the
+    # temporary file then names `output_file`, not the temporary file.
+    write_together({output_file: write})
     after = translator.stats
     return TranslationStats(
         *(getattr(after, name) - getattr(before, name) for name in vars(before))
@@ -143,7 +145,7 @@ def _flush(translator, sentence, output, encoding, path) -> None:
         if new == norm:
             # Untranslated (or translated to itself): the original bytes, capitalisation and all.
             continue
-        text = line[:start] + _transfer_case(word, new) + line[end:]
+        text = line[:start] + transfer_case(word, new) + line[end:]
         try:
             output[position] = text.encode(encoding)
         except UnicodeEncodeError:

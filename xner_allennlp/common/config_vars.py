@@ -7,6 +7,14 @@ configs' `ext(name, default)` (base.libsonnet) turns the empty string into the d
 """
 import os
 
+from xner_allennlp.common.languages import LANGUAGES
+
+# The languages the multi_source configs can read labelled data or vectors of, besides English
+# (whose vectors are XNER_SOURCE_VECTORS): those of the language table with data files.
+_MULTI_SOURCE_LANGUAGES = [
+    code for code, entry in LANGUAGES.items() if code != "en" and entry["dev"] is not None
+]
+
 CONFIG_VARIABLES = {
     "XNER_DATA": "root of the shared data (default ../shared/data)",
     "XNER_TRAIN": "English training file",
@@ -33,11 +41,15 @@ CONFIG_VARIABLES = {
     "XNER_TRAIN_ENCODER": "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)",
     "XNER_PSEUDO": "static and encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside English, or none",
     "XNER_TARGET": "encoder ablation configs (default es) and orthography configs (default de): the target language",
+    "XNER_SPEED": "true (default): the drop-in speed modules (xner_allennlp/speed/); false: allennlp's stock ones",
     "XNER_SOURCES": "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)",
 }
 # multi_source configs: each source's (and the target's default) aligned vectors.
 CONFIG_VARIABLES.update(
-    {f"XNER_VECTORS_{lang.upper()}": f"multi_source configs: aligned {lang} vectors" for lang in ("es", "nl", "de", "bn")}
+    {
+        f"XNER_VECTORS_{lang.upper()}": f"multi_source configs: aligned {lang} vectors"
+        for lang in _MULTI_SOURCE_LANGUAGES
+    }
 )
 
 

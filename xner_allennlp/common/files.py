@@ -1,12 +1,20 @@
 """
 Writing files so that a reader never sees half of one: every output of the package is written
 to a temporary file in the destination's directory (same file system, so the final
-`os.replace` is atomic) and moved into place only when it is complete.
+`os.replace` is atomic) and moved into place only when it is complete. `write_together` does
+the same for a set of files that only make sense together (vectors and their report, a report
+and its figure).
 """
 import contextlib
+import logging
 import os
+import shutil
 import tempfile
-from typing import IO, Iterator, Optional
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Union
+
+from allennlp.common.checks import ConfigurationError
+
+logger = logging.getLogger(__name__)
 
 
 def default_file_mode() -> int:
@@ -66,3 +74,130 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     """Writes `data` to `path` all or nothing (`atomic_open`)."""
     with atomic_open(path, "wb") as handle:
         handle.write(data)
+
+
+def check_output_path(path: Optional[str], option: Optional[str] = None) -> None:
+    """
+    Refuses up front an output path that cannot become a file, naming it (and the option that
+    gave it): a failure while writing would come late and could name a temporary file.
+
+    # Parameters
+
+    path : `str`, optional
+        The file to be written; `None` (an output that was not asked for) passes.
+    option : `str`, optional (default = `None`)
+        The command-line option that gave `path`, for the message.
+    """
+    if path is None:
+        return
+    what = f"{option} {path}" if option else path
+    if not str(path).strip():
+        raise ConfigurationError(f"{option or 'output file'}: empty file name")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what}: is a directory, expected a file name")
+    ancestor = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise NotADirectoryError(f"{what}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what}: no permission to write in {ancestor}")
+
+
+def write_together(
+    writers: Dict[str, Union[str, Callable[[str], Any]]],
+    verify: Optional[Callable[[], Any]] = None,
+) -> None:
+    """
+    Writes a set of files all or nothing: after it, the destinations hold either all the new
+    files or, on any error, what they held before. Everything is written into a hidden staging
+    directory next to its destination, and only when all are written are they renamed into
+    place, each destination that existed moved aside first and put back on error. The staging
+    directory goes in every case. An error names the destination, never a file of the staging
+    directory.
+
+    # Parameters
+
+    writers : `Dict[str, Union[str, Callable[[str], Any]]]`
+        Destination -> its content: a `str` is written as UTF-8 text, a function writes the
+        file at the path it is given (a staged path, not the destination). Written in order.
+    verify : `Callable[[], Any]`, optional (default = `None`)
+        Called once every file is in place; when it raises, the old files are put back as for
+        any other error (e.g. reading the new files back to check them).
+    """
+    for path in writers:
+        check_output_path(path)
+    created_dirs: List[str] = []
+    staging: Dict[str, str] = {}
+    temps: Dict[str, str] = {}
+    backups: Dict[str, str] = {}
+    placed: List[str] = []
+    try:
+        for path in writers:
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory):
+                os.makedirs(directory)
+                created_dirs.append(directory)
+            if directory not in staging:
+                staging[directory] = _staged(path, tempfile.mkdtemp, dir=directory, prefix=".xner-")
+            temps[path] = os.path.join(staging[directory], os.path.basename(path))
+        for path, write in writers.items():
+            logger.info("writing %s", path)
+            if isinstance(write, str):
+                _staged(path, _write_text, temps[path], write)
+            else:
+                _staged(path, write, temps[path])
+        mode = default_file_mode()
+        for path, temp in temps.items():
+            os.chmod(temp, mode)  # temp files are private (0600); outputs get the umask's mode
+            if os.path.lexists(path):
+                backups[path] = temp + ".old"
+                _staged(path, os.replace, path, backups[path])
+            _staged(path, os.replace, temp, path)
+            placed.append(path)
+        if verify is not None:
+            verify()
+    except BaseException:
+        for path in placed:
+            _remove(path)
+        kept = set()
+        for path, backup in backups.items():
+            try:
+                os.replace(backup, path)
+            except OSError as error:
+                kept.add(os.path.dirname(backup))
+                logger.error("could not put %s back (%s): it is %s", path, error, backup)
+        for directory in staging.values():
+            if directory not in kept:
+                shutil.rmtree(directory, ignore_errors=True)
+        for directory in reversed(created_dirs):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
+    for directory in staging.values():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _staged(destination: str, function: Callable, *args, **kwargs):
+    """`function(*args)`, whose OSError names `destination` instead of its staged file."""
+    try:
+        return function(*args, **kwargs)
+    except OSError as error:
+        if error.filename is None or error.filename == destination:
+            raise
+        # e.g. "[Errno 28] No space left on device: 'out/vectors-es.vec'"
+        raise type(error)(error.errno, error.strerror, destination) from None
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

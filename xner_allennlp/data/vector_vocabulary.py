@@ -1,11 +1,11 @@
 import logging
 import os
-import tempfile
 from typing import Dict, Iterable, Iterator, List, Optional, Union
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Instance, Vocabulary
 
+from xner_allennlp.common.files import atomic_open
 from xner_allennlp.common.word_vectors import load_merged
 from xner_allennlp.data.romanized_token import RomanizedToken
 from xner_allennlp.romanization import romanizer as romanization
@@ -119,7 +119,7 @@ def _uroman_romanizations(surface: Dict[str, str]) -> Romanizations:
     (none in the shipped configs).
     """
     table: Romanizations = {}
-    for language, known in list(romanization._known.items()):
+    for language, known in list(romanization.all_known_romanizations().items()):
         words = {w: r for w, r in surface.items() if known.get(w) == r and _storable(w, r)}
         if words:
             table[language] = dict(sorted(words.items()))
@@ -132,18 +132,10 @@ def _storable(word: str, romanized: Optional[str]) -> bool:
 
 def write_romanizations(path: str, table: Romanizations) -> None:
     """One `language<TAB>word<TAB>romanized` line per entry (`-`: no language), atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=directory, prefix=".romanized-", delete=False
-    ) as handle:
+    with atomic_open(path, "w", prefix=".romanized-") as handle:
         for language in sorted(table, key=lambda code: code or ""):
             for word, romanized in table[language].items():
                 handle.write(f"{language or _NO_LANGUAGE}\t{word}\t{romanized}\n")
-    # NamedTemporaryFile creates 0600; give the file the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(handle.name, 0o666 & ~umask)
-    os.replace(handle.name, path)
 
 
 def read_romanizations(path: str) -> Romanizations:

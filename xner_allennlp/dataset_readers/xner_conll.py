@@ -3,8 +3,9 @@ import lzma
 import os
 import random
 import zlib
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from allennlp.common import Lazy
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import open_compressed
 from allennlp.data import DatasetReader, Instance, Token, Vocabulary
@@ -19,9 +20,9 @@ from xner_allennlp.common.errors import (
     split_fields,
     warn_mojibake,
 )
+from xner_allennlp.common.normalization import TAG_PATTERN, normalize_word, transfer_case
 from xner_allennlp.data.romanized_token import RomanizedToken
 from xner_allennlp.data.token_indexers import RomanizedCharactersIndexer
-from xner_allennlp.dataset_readers.normalization import TAG_PATTERN, normalize_word
 from xner_allennlp.romanization.romanizer import IdentityRomanizer, Romanizer
 from xner_allennlp.translation.translator import Translator
 
@@ -83,7 +84,10 @@ class XnerConllReader(DatasetReader):
         error; `"O"` accepts it as outside any entity.
     translator : `Translator`, optional (default = `None`)
         Translates every sentence word by word (reverse translation). Configure it only on the
-        training reader.
+        training reader. From a config it is built when the first file is read, not when the
+        reader is: loading an archive builds its training reader too, and `allennlp predict` /
+        `evaluate` must neither wait for the dictionary and vector tables (seconds) nor need
+        them on the machine.
     translation_mode : `str`, optional (default = `"replace"`)
         `"replace"` yields the translated sentence only; `"append"` yields the original and then
         the translated sentence (source and target learnt jointly).
@@ -115,7 +119,7 @@ class XnerConllReader(DatasetReader):
         drop_tag_types: Sequence[str] = (),
         tag_map: Dict[str, str] = None,
         empty_tag: Optional[str] = None,
-        translator: Translator = None,
+        translator: Union[Lazy[Translator], Translator, None] = None,
         translation_mode: str = "replace",
         shuffle_words: bool = False,
         shuffle_seed: int = 13,
@@ -144,7 +148,8 @@ class XnerConllReader(DatasetReader):
             raise ConfigurationError(
                 f"translation_mode {translation_mode!r} is not one of {', '.join(TRANSLATION_MODES)}"
             )
-        self._translator = translator
+        self._lazy_translator = translator if isinstance(translator, Lazy) else None
+        self._built_translator = None if isinstance(translator, Lazy) else translator
         self._translation_mode = translation_mode
         self._shuffle_words = shuffle_words
         self._shuffle_seed = shuffle_seed
@@ -152,6 +157,13 @@ class XnerConllReader(DatasetReader):
             raise ConfigurationError("capitalize_nouns applies to translated sentences: set a translator")
         self._capitalize_nouns = capitalize_nouns
         self._lowercase_characters = lowercase_characters
+
+    @property
+    def _translator(self) -> Optional[Translator]:
+        if self._lazy_translator is not None:
+            self._built_translator = self._lazy_translator.construct()
+            self._lazy_translator = None
+        return self._built_translator
 
     # Whether `_read` fails when distributed training has more workers than the file sentences
     # (a `multi_source` reader turns it off for its sources).
@@ -201,7 +213,7 @@ class XnerConllReader(DatasetReader):
                     )
                 # Untranslated words keep their surface form for the character encoder.
                 surface = [
-                    w if t == n else _transfer_case(w, t)
+                    w if t == n else transfer_case(w, t)
                     for w, n, t in zip(words, normalized, translated)
                 ]
                 if self._capitalize_nouns:
@@ -460,15 +472,6 @@ def _distributed_world_size() -> int:
     import torch.distributed as dist
 
     return dist.get_world_size()
-
-
-def _transfer_case(source: str, translated: str) -> str:
-    """Gives a translated (lowercase) word the capitalisation of the word it replaces."""
-    if source.isupper() and len(source) > 1:
-        return translated.upper()
-    if source[:1].isupper():
-        return translated[:1].upper() + translated[1:]
-    return translated
 
 
 def entity_units(tags: Sequence[str]) -> List[Tuple[int, int]]:

@@ -12,22 +12,16 @@ from allennlp.models import Model
 from allennlp.predictors.predictor import Predictor
 
 from xner_allennlp.common.errors import InputFormatError, check_text
+from xner_allennlp.common.languages import DEFAULT_LANGUAGE, LANGUAGES
 from xner_allennlp.evaluation.report import bioul_spans
 from xner_allennlp.training.threads import set_torch_threads
 
 logger = logging.getLogger(__name__)
 
 # Languages whose spaCy tokenizer (`spacy.blank`, rules only: nothing to download) the predictor
-# offers. "xx" is spaCy's multilingual tokenizer.
-SUPPORTED_LANGUAGES = {
-    "bn": "Bengali",
-    "de": "German",
-    "en": "English",
-    "es": "Spanish",
-    "nl": "Dutch",
-    "xx": "multilingual",
-}
-DEFAULT_LANGUAGE = "xx"
+# offers: those of the package's language table, code -> name, in code order (the order the
+# error message lists them in). "xx" is spaCy's multilingual tokenizer.
+SUPPORTED_LANGUAGES = {code: LANGUAGES[code]["name"] for code in sorted(LANGUAGES)}
 # Tokens after which a long input is preferably cut (the Bengali danda included).
 _SENTENCE_END = {".", "!", "?", "\u0964", "\u2026", "...", ";"}
 INPUT_NAME = "predictor input"
@@ -107,8 +101,8 @@ class XnerTaggerPredictor(Predictor):
         The archive's validation reader (`xner_conll`) normally.
     language : `str`, optional (default = the model's `target_language`, else `"xx"`)
         Tokenizer language: one of `bn`, `de`, `en`, `es`, `nl`, `xx` (multilingual). An
-        `xner_crf_tagger` loaded from an archive knows its target language from the archive's
-        config (the target vector file's name, else the dev/test file names).
+        `xner_crf_tagger` loaded from an archive knows its target language from the model's
+        `target_language` config field (archives older than that field: from their file names).
         Passed as `--predictor-args '{"language": "es"}'`.
     max_tokens : `int`, optional (default = `400`)
         Longest word sequence given to the model at once.

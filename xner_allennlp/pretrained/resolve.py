@@ -24,6 +24,8 @@ import tempfile
 
 from allennlp.common.checks import ConfigurationError
 
+from xner_allennlp.common.files import atomic_open, atomic_write_text
+
 logger = logging.getLogger(__name__)
 
 ARCHIVED_ENCODER = "encoder"
@@ -135,17 +137,15 @@ def store_weights(path: str, store: Optional[str] = None) -> str:
     target = os.path.join(target_dir, "pytorch_model.bin")
     if os.path.isfile(target):
         return sha
-    os.makedirs(target_dir, exist_ok=True)
-    temp = os.path.join(target_dir, f".tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    try:
-        # A copy, not a hard link: a checkpoint rewritten in place must not change the store.
-        shutil.copyfile(path, temp)
-        if file_sha256(temp) != sha:
+    # A copy, not a hard link: a checkpoint rewritten in place must not change the store. The
+    # copy is hashed as it is written, so a file that changed meanwhile never enters the store.
+    digest = hashlib.sha256()
+    with atomic_open(target, "wb", prefix=".tmp-") as sink, open(path, "rb") as source:
+        for chunk in iter(lambda: source.read(1 << 22), b""):
+            digest.update(chunk)
+            sink.write(chunk)
+        if digest.hexdigest() != sha:
             raise OSError(f"{path} changed while it was copied into the encoder store")
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
     return sha
 
 
@@ -204,8 +204,4 @@ def resolve_weights(model_name: str, source: str, serialization_dir: Optional[st
 
 
 def _write_json(path: str, value: Dict) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temp = path + f".tmp-{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2)
-    os.replace(temp, path)
+    atomic_write_text(path, json.dumps(value, indent=2))

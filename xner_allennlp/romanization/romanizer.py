@@ -4,11 +4,12 @@ import logging
 import os
 import pickle
 import sys
-import tempfile
 import threading
 from typing import Dict, Optional
 
 from allennlp.common import Registrable
+
+from xner_allennlp.common.files import atomic_open
 
 logger = logging.getLogger(__name__)
 
@@ -105,17 +106,11 @@ def _start_uroman():
     # Its only unpicklable part: a defaultdict(lambda: None).
     engine.dict_num.default_factory = _none
     if path is not None:
-        temporary = None
         try:
-            os.makedirs(directory, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as out:
-                temporary = out.name
+            with atomic_open(path, "wb", prefix=".uroman-") as out:
                 pickle.dump(engine, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001 - without the cache the next start is slow
             logger.warning("could not write the uroman cache %s: %s", path, error)
-            if temporary is not None and os.path.exists(temporary):
-                os.remove(temporary)
     return engine
 
 
@@ -131,6 +126,14 @@ def _uroman_engine():
 def known_romanizations(language: Optional[str] = None) -> Dict[str, str]:
     """The words of `language` (a uroman code, or None) this process has romanized or loaded."""
     return _known.setdefault(language, {})
+
+
+def all_known_romanizations() -> Dict[Optional[str], Dict[str, str]]:
+    """
+    Every language's known romanizations, `{language: {word: romanized}}`: the live table,
+    for reading (what `VectorVocabulary` stores in an archive).
+    """
+    return _known
 
 
 def add_known_romanizations(table: Dict[Optional[str], Dict[str, str]]) -> None:

@@ -9,15 +9,11 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.modules.token_embedders import TokenEmbedder
 
+from xner_allennlp.common.params import as_list
+from xner_allennlp.common.vector_math import check_same_dimension
 from xner_allennlp.common.word_vectors import WordVectors, load_merged
 
 logger = logging.getLogger(__name__)
-
-
-def _as_list(paths: Union[None, str, List[str]]) -> List[str]:
-    if paths is None:
-        return []
-    return [paths] if isinstance(paths, str) else list(paths)
 
 
 @TokenEmbedder.register("aligned_vectors")
@@ -87,7 +83,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         self._oov_seed = oov_seed
         self._encoding = encoding
         self._max_words = max_words
-        self._files = _as_list(pretrained_file)
+        self._files = as_list(pretrained_file)
         tokens = [
             vocab.get_token_from_index(i, vocab_namespace)
             for i in range(vocab.get_vocab_size(vocab_namespace))
@@ -107,11 +103,14 @@ class AlignedVectorsEmbedder(TokenEmbedder):
 
     def _load_table(self, files: List[str]) -> WordVectors:
         table = load_merged(files, encoding=self._encoding, max_words=self._max_words)
-        if table.dim != self._dim:
-            raise ConfigurationError(
-                f"embedding_dim is {self._dim} but the vectors in {', '.join(files)} have "
-                f"dimension {table.dim}"
-            )
+        check_same_dimension(
+            self._dim,
+            table.dim,
+            "embedding_dim",
+            ", ".join(files),
+            ConfigurationError,
+            "{first} is {first_dim} but the vectors in {second} have dimension {second_dim}",
+        )
         return table
 
     def _build(self, tokens: List[str], table: Optional[WordVectors], start: int):
@@ -142,6 +141,11 @@ class AlignedVectorsEmbedder(TokenEmbedder):
     def get_output_dim(self) -> int:
         return self._dim
 
+    @property
+    def vocab_namespace(self) -> str:
+        """The vocabulary namespace whose words this embedder has rows for."""
+        return self._namespace
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         embedded = F.embedding(tokens, self.weight)
         if self.oov_weight is not None:
@@ -168,7 +172,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         old_size = self.weight.size(0)
         if new_size <= old_size:
             return
-        files = _as_list(extension_pretrained_file) or [
+        files = as_list(extension_pretrained_file) or [
             f for f in self._files if os.path.isfile(f)
         ]
         if not files:

@@ -20,6 +20,8 @@ import torch.distributed as dist
 from allennlp.common.util import is_distributed
 from allennlp.training.callbacks import TrainerCallback
 
+from xner_allennlp.common.files import atomic_open
+
 logger = logging.getLogger(__name__)
 
 VERSION = 1
@@ -224,8 +226,9 @@ class RngCheckpointCallback(TrainerCallback):
 
     def _write_worker_file(self, state: Dict[str, Any]) -> None:
         path = self._worker_file(state["epochs_completed"], state["batches_in_epoch_completed"])
-        torch.save(state, path + ".tmp")
-        os.replace(path + ".tmp", path)
+        # Whole or absent: the primary worker may read it as soon as it exists.
+        with atomic_open(path, "wb") as handle:
+            torch.save(state, handle)
 
     def _read_worker_file(self, epochs: int, batches: int) -> Optional[Dict[str, Any]]:
         path = self._worker_file(epochs, batches)

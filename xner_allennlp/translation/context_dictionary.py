@@ -1,13 +1,16 @@
 import logging
 from dataclasses import dataclass
-from typing import Container, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
+from xner_allennlp.common.dictionary import check_direction, read_dictionary
+from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.common.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
+from xner_allennlp.common.params import as_list
+from xner_allennlp.common.vector_math import check_same_dimension, unit_rows
 from xner_allennlp.common.word_vectors import WordVectors, load_merged
-from xner_allennlp.dataset_readers.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
 from xner_allennlp.translation.translator import Translator
 
 logger = logging.getLogger(__name__)
@@ -36,78 +39,6 @@ class _Entry(NamedTuple):
     words: Tuple[str, ...]
     rows: np.ndarray
     num_candidates: int
-
-
-def read_dictionary(path: str, encoding: str = "utf-8") -> List[Tuple[int, str, str]]:
-    """
-    Reads a MUSE bilingual dictionary: one `source target` pair per line, whitespace-separated,
-    blank lines ignored. Returns (line number, source, target) triples in file order.
-    """
-    path = require_file(path, "bilingual dictionary")
-    pairs = []
-    with open(path, "rb") as handle:
-        for line_number, raw in enumerate(handle, 1):
-            line = decode_line(raw, encoding, path, line_number, "the dictionary encoding")
-            fields = split_fields(line)
-            if not fields:
-                continue
-            if len(fields) != 2:
-                raise InputFormatError(
-                    path,
-                    line_number,
-                    f"{len(fields)} field{'s' if len(fields) > 1 else ''} "
-                    f"({line.strip()!r}); expected `source target`",
-                )
-            pairs.append((line_number, fields[0], fields[1]))
-    return pairs
-
-
-def check_direction(
-    path: str,
-    pairs: Sequence[Tuple[str, str]],
-    source_words: Container[str],
-    target_words: Optional[Container[str]] = None,
-    source_name: str = "the source vectors",
-    target_name: str = "the target vectors",
-) -> None:
-    """
-    Raises `InputFormatError` when the dictionary at `path` (its `(source, target)` pairs) reads
-    the other way round against the vocabularies of the two languages: far more of its target
-    words (second column) are source-language words than its source words, and (with
-    `target_words`) far more of its source words are target-language words than its target
-    words. A reversed dictionary would otherwise run and replace words by words of their own
-    language. Words both languages share (names, numbers) count on both sides.
-    """
-    pairs = list(pairs)
-    source_hits = sum(s in source_words for s, _ in pairs)
-    reversed_source_hits = sum(t in source_words for _, t in pairs)
-    forward, backward = source_hits, reversed_source_hits
-    target_part = ""
-    if target_words is not None:
-        target_hits = sum(t in target_words for _, t in pairs)
-        reversed_target_hits = sum(s in target_words for s, _ in pairs)
-        forward += target_hits
-        backward += reversed_target_hits
-        target_part = (
-            f"; {reversed_target_hits} of its source words are in {target_name}, but only "
-            f"{target_hits} of its target words"
-        )
-    # Correct dictionaries are far from it: each language's words are best covered by its own
-    # vectors, shared words count for both directions.
-    if backward >= 2 and backward > 1.5 * forward:
-        raise InputFormatError(
-            path,
-            None,
-            f"the dictionary looks reversed (`target source` lines): {reversed_source_hits} of "
-            f"its {len(pairs)} pairs have a target word (second column) in {source_name}, but "
-            f"only {source_hits} have their source word (first column) there{target_part}. "
-            "Give the dictionary of the other direction, or swap its columns (or the vector "
-            "files, if those are swapped)",
-        )
-
-
-def _as_list(paths: Union[str, Sequence[str]]) -> List[str]:
-    return [paths] if isinstance(paths, str) else list(paths)
 
 
 @Translator.register("context_dictionary")
@@ -178,8 +109,8 @@ class ContextDictionaryTranslator(Translator):
             raise ConfigurationError(f"max_vector_words must be at least 1, got {max_vector_words}")
         pairs = read_dictionary(dictionary, dictionary_encoding)
         load = dict(encoding=vectors_encoding, max_words=max_vector_words)
-        source = load_merged(_as_list(source_vectors), **load)
-        target = load_merged(_as_list(target_vectors), **load)
+        source = load_merged(as_list(source_vectors), **load)
+        target = load_merged(as_list(target_vectors), **load)
         self._setup(dictionary, pairs, source, target, alpha, window,
                     lowercase, replace_numbers, replace_urls)
 
@@ -205,11 +136,15 @@ class ContextDictionaryTranslator(Translator):
 
     def _setup(self, path, pairs, source, target, alpha, window,
                lowercase, replace_numbers, replace_urls) -> None:
-        if source.dim != target.dim:
-            raise ConfigurationError(
-                f"source vectors ({source.source}) have dimension {source.dim}, target vectors "
-                f"({target.source}) {target.dim}: they must be aligned in one space"
-            )
+        check_same_dimension(
+            source.dim,
+            target.dim,
+            f"source vectors ({source.source})",
+            f"target vectors ({target.source})",
+            ConfigurationError,
+            "{first} have dimension {first_dim}, {second} {second_dim}: they must be aligned in "
+            "one space",
+        )
         self._alpha = float(alpha)
         self._window = window
         self._flags = (lowercase, replace_numbers, replace_urls)
@@ -266,9 +201,7 @@ class ContextDictionaryTranslator(Translator):
         # Only candidates are ever looked up on the target side: normalising just their rows
         # avoids a second full-size copy of the target table.
         vectors = target.matrix[np.fromiter(compact, np.int64, len(compact))]
-        self._target_unit = vectors / np.maximum(
-            np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12
-        )
+        self._target_unit = unit_rows(vectors)
         self._weights = np.zeros(0, np.float32)
         logger.info(
             "%s: %d source words, %d pairs (%d with a target vector, %d scorable with a source "
