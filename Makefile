@@ -1,8 +1,10 @@
 # Two entry points: `make demo` and `make test`. Both build .venv (Python 3.10) on first use.
+# `make lint`: ruff, black --check and mypy (requirements-lint.txt, installed into .venv once).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.xner-installed
+LINT_STAMP := $(VENV)/.xner-lint-installed
 UV_VERSION := 0.13.9
 DEMO_DIR ?= demo_output
 
@@ -12,7 +14,7 @@ ifeq ($(PYTHON310),)
 PYTHON310 := $(shell command -v python3.10 2>/dev/null)
 endif
 
-.PHONY: demo test venv clean-venv reproduce encoder results-plot
+.PHONY: demo test lint venv clean-venv reproduce encoder results-plot
 
 venv: $(STAMP)
 
@@ -35,6 +37,18 @@ $(STAMP): setup.cfg requirements.lock overrides.txt
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The lint tools, pinned apart from the runtime lock (`pip install .` never sees them).
+$(LINT_STAMP): $(STAMP) requirements-lint.txt
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements-lint.txt
+	@touch $(LINT_STAMP)
+
+# Configured in pyproject.toml ([tool.ruff], [tool.black], [tool.mypy]).
+LINT_PATHS := xner_allennlp scripts benchmarks tests fixtures/make_fixtures.py
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/black --check $(LINT_PATHS)
+	$(VENV)/bin/mypy xner_allennlp
 
 demo: $(STAMP)
 	@bash scripts/demo.sh $(PY) $(DEMO_DIR)

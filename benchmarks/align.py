@@ -14,6 +14,7 @@ the child's peak resident memory, and exits non-zero when the command fails or m
 against all 200k source words (a 200k x 200k x 300 product, minutes on 2 cores), so the targets
 are only checked without it. Generated inputs are kept in --workdir and reused by later runs.
 """
+
 import argparse
 import json
 import os
@@ -24,9 +25,9 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
 from common import ROOT, exit_with, load_average, stopwatch
+
+import numpy as np
 
 from xner_allennlp.common.word_vectors import WordVectors, write_word_vectors
 
@@ -75,9 +76,7 @@ def main() -> int:
     parser.add_argument("--eval-pairs", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--workdir", default=os.path.join(tempfile.gettempdir(), "xner_align_benchmark")
-    )
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "xner_align_benchmark"))
     args = parser.parse_args()
 
     paths = generate(args.workdir, args.words, args.dim, args.pairs, args.eval_pairs, args.seed)

@@ -10,6 +10,7 @@ too, so that the benchmarks run the working tree's package.
 Nothing of `xner_allennlp` is imported at module level: `train_throughput.py --child` imports this
 module in an environment that has only allennlp-models (`--stock-python`).
 """
+
 import argparse
 import contextlib
 import json
@@ -204,7 +205,9 @@ def generated_corpus(count: int, rng: random.Random) -> List[Sentence]:
     weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]
     sentences = []
     for _ in range(count):
-        length = rng.randint(1, 6) if rng.random() < 0.3 else min(110, max(2, int(rng.gammavariate(4.0, 4.8))))
+        length = (
+            rng.randint(1, 6) if rng.random() < 0.3 else min(110, max(2, int(rng.gammavariate(4.0, 4.8))))
+        )
         words = rng.choices(vocabulary, weights, k=length)
         tags, i = ["O"] * length, 0
         while i < length:
@@ -348,8 +351,7 @@ def tagger_config(workdir: str, train: str, vectors: str, profile: str, dim: int
     return jsonnet_config(
         workdir,
         f"tagger-{profile}.jsonnet",
-        base_import()
-        + f"base.tagger(train={json.dumps(train)}, dev={json.dumps(train)}, test='none',\n"
+        base_import() + f"base.tagger(train={json.dumps(train)}, dev={json.dumps(train)}, test='none',\n"
         f"  source_vectors={json.dumps(vectors)}, target_vectors={json.dumps(vectors)},\n"
         f"  vector_dim={dim}, train_reader=base.reader(), target_reader=base.reader(),\n"
         f"  hp=base.profile({json.dumps(profile)}))\n",

@@ -27,6 +27,7 @@ of the same file, each in a fresh process, interleaved round by round; medians, 
 the seconds saved against the first SOURCE, and the sampled vectors must be bit-identical across
 sources. This is how a parser change is weighed, e.g. `--compare . HEAD`.
 """
+
 import argparse
 import json
 import os
@@ -37,9 +38,9 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 from common import ROOT, argument_parser, exit_status, exit_with, load_average, median
+
+import numpy as np
 
 SAMPLE = 2000
 TARGET_COLD_SPEEDUP = 10.0
@@ -126,8 +127,16 @@ def worker(mode: str, path: str, cache_dir: str, sample_out: str, package_root: 
     np.save(sample_out, np.stack([lookup(w) for w in sorted(sample_words)]))
     with open(sample_out + ".words", "w", encoding="utf-8") as handle:
         handle.write("\n".join(sorted(sample_words)))
-    print(json.dumps({"seconds": seconds, "peak_rise": max(0, peak - rss),
-                      "matrix_bytes": int(weight.nbytes), "package": package}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rise": max(0, peak - rss),
+                "matrix_bytes": int(weight.nbytes),
+                "package": package,
+            }
+        )
+    )
 
 
 def _sample(size: int):
@@ -137,9 +146,19 @@ def _sample(size: int):
 
 def run_worker(mode: str, path: str, cache_dir: str, sample_out: str, package_root: str = ROOT) -> dict:
     result = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--worker", mode, path, cache_dir, sample_out,
-         package_root],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            mode,
+            path,
+            cache_dir,
+            sample_out,
+            package_root,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     if result.returncode != 0:
         raise RuntimeError(f"{mode} load failed:\n{result.stderr[-3000:]}")
@@ -156,11 +175,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--compare", nargs="+", metavar="SOURCE",
-                        help="time cold and first loads of these packages instead: `.` (the "
-                             "working tree), a git revision or a directory holding xner_allennlp/")
-    parser.add_argument("--worker", nargs=5, metavar=("MODE", "PATH", "CACHE", "OUT", "ROOT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="SOURCE",
+        help="time cold and first loads of these packages instead: `.` (the "
+        "working tree), a git revision or a directory holding xner_allennlp/",
+    )
+    parser.add_argument(
+        "--worker", nargs=5, metavar=("MODE", "PATH", "CACHE", "OUT", "ROOT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
@@ -195,15 +219,17 @@ def against_allennlp(path: str, matrix_bytes: int, repeat: int, workdir: str) ->
             times[mode].append(result["seconds"])
             peaks[mode].append(result["peak_rise"])
             samples.setdefault(mode, out)
-            print(f"  round {round_number + 1}: {mode:8s} {result['seconds']:7.2f} s, peak "
-                  f"memory rise {result['peak_rise'] / 2**20:6.0f} MiB", flush=True)
+            print(
+                f"  round {round_number + 1}: {mode:8s} {result['seconds']:7.2f} s, peak "
+                f"memory rise {result['peak_rise'] / 2**20:6.0f} MiB",
+                flush=True,
+            )
 
     agree = True
     if "cold" in samples and "warm" in samples:
         (w1, cold), (w2, warm) = load_sample(samples["cold"]), load_sample(samples["warm"])
         same = w1 == w2 and np.array_equal(cold, warm)
-        print(f"cold vs warm vectors of {SAMPLE} sampled words: "
-              f"{'bit-identical' if same else 'DIFFERENT'}")
+        print(f"cold vs warm vectors of {SAMPLE} sampled words: {'bit-identical' if same else 'DIFFERENT'}")
         agree &= same
     if "cold" in samples and "allennlp" in samples:
         (w1, ours), (w2, theirs) = load_sample(samples["cold"]), load_sample(samples["allennlp"])
@@ -212,9 +238,11 @@ def against_allennlp(path: str, matrix_bytes: int, repeat: int, workdir: str) ->
         a = ours[[w1.index(w) for w in common]] if common else ours[:0]
         b = theirs[[w2.index(w) for w in common]] if common else theirs[:0]
         close = a.shape == b.shape and np.allclose(a, b, rtol=1e-6, atol=1e-7)
-        print(f"ours vs allennlp on {len(common)} common sampled words: max difference "
-              f"{float(np.abs(a - b).max()) if len(common) else 0:.1e} "
-              f"({'agree' if close else 'DISAGREE'})")
+        print(
+            f"ours vs allennlp on {len(common)} common sampled words: max difference "
+            f"{float(np.abs(a - b).max()) if len(common) else 0:.1e} "
+            f"({'agree' if close else 'DISAGREE'})"
+        )
         agree &= close
 
     def med(mode):
@@ -226,20 +254,29 @@ def against_allennlp(path: str, matrix_bytes: int, repeat: int, workdir: str) ->
     print()
     print(f"| load | time | vs allennlp | peak memory rise | x matrix ({matrix_bytes / 2**20:.0f} MiB) |")
     print("|---|---|---|---|---|")
-    labels = {"allennlp": "allennlp `_read_embeddings_from_text_file`", "cold": "ours, cold (parse)",
-              "first": "ours, first load (parse + write cache)", "warm": "ours, warm (binary cache)"}
+    labels = {
+        "allennlp": "allennlp `_read_embeddings_from_text_file`",
+        "cold": "ours, cold (parse)",
+        "first": "ours, first load (parse + write cache)",
+        "warm": "ours, warm (binary cache)",
+    }
     for mode, label in labels.items():
-        print(f"| {label} | {med(mode):.2f} s | {med('allennlp') / med(mode):.1f}x | "
-              f"{peak(mode):.0f} MiB | {peak(mode) * 2**20 / matrix_bytes:.2f} |")
+        print(
+            f"| {label} | {med(mode):.2f} s | {med('allennlp') / med(mode):.1f}x | "
+            f"{peak(mode):.0f} MiB | {peak(mode) * 2**20 / matrix_bytes:.2f} |"
+        )
     print()
     cold_speedup = med("allennlp") / med("cold")
     worst_peak = max(peak(m) for m in ("cold", "first", "warm")) * 2**20 / matrix_bytes
-    print(f"cold {cold_speedup:.1f}x faster than allennlp (target >= {TARGET_COLD_SPEEDUP:.0f}x: "
-          f"{'met' if cold_speedup >= TARGET_COLD_SPEEDUP else 'NOT met'}); warm {med('warm'):.2f} s "
-          f"(target < {TARGET_WARM_SECONDS:.0f} s: {'met' if med('warm') < TARGET_WARM_SECONDS else 'NOT met'}); "
-          f"peak memory {worst_peak:.2f}x the matrix (target <= {TARGET_MEMORY_FACTOR:.0f}x: "
-          f"{'met' if worst_peak <= TARGET_MEMORY_FACTOR else 'NOT met'}); load average now "
-          f"{load_average()}")
+    print(
+        f"cold {cold_speedup:.1f}x faster than allennlp (target >= {TARGET_COLD_SPEEDUP:.0f}x: "
+        f"{'met' if cold_speedup >= TARGET_COLD_SPEEDUP else 'NOT met'}); warm {med('warm'):.2f} s "
+        f"(target < {TARGET_WARM_SECONDS:.0f} s: "
+        f"{'met' if med('warm') < TARGET_WARM_SECONDS else 'NOT met'}); "
+        f"peak memory {worst_peak:.2f}x the matrix (target <= {TARGET_MEMORY_FACTOR:.0f}x: "
+        f"{'met' if worst_peak <= TARGET_MEMORY_FACTOR else 'NOT met'}); load average now "
+        f"{load_average()}"
+    )
     return exit_status(sorted(failures), agree)
 
 
@@ -250,8 +287,9 @@ def package_root(source: str, workdir: str) -> str:
     if os.path.isdir(os.path.join(source, "xner_allennlp")):
         return os.path.abspath(source)
     root = tempfile.mkdtemp(prefix="source-", dir=workdir)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", source, "xner_allennlp"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", ROOT, "archive", source, "xner_allennlp"], capture_output=True, check=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", root], input=archive, check=True)
     return root
 
@@ -278,8 +316,10 @@ def compare(sources, path: str, repeat: int, workdir: str) -> int:
                     failures.append(f"{source} import")
                 times[source, mode].append(result["seconds"])
                 samples.setdefault(source, out)
-                print(f"  round {round_number + 1}: {source:10s} {mode:6s} {result['seconds']:7.2f} s",
-                      flush=True)
+                print(
+                    f"  round {round_number + 1}: {source:10s} {mode:6s} {result['seconds']:7.2f} s",
+                    flush=True,
+                )
             shutil.rmtree(cache_dir, ignore_errors=True)
 
     agree = True
@@ -289,13 +329,17 @@ def compare(sources, path: str, repeat: int, workdir: str) -> int:
             if source in samples:
                 words, matrix = load_sample(samples[source])
                 same = words == reference[0] and np.array_equal(matrix, reference[1])
-                print(f"{source} vs {sources[0]}, vectors of {SAMPLE} sampled words: "
-                      f"{'bit-identical' if same else 'DIFFERENT'}")
+                print(
+                    f"{source} vs {sources[0]}, vectors of {SAMPLE} sampled words: "
+                    f"{'bit-identical' if same else 'DIFFERENT'}"
+                )
                 agree &= same
 
     print()
-    print(f"| source | cold (parse) | speed-up, seconds saved vs {sources[0]} | first load (parse + "
-          f"write cache) | speed-up, seconds saved vs {sources[0]} |")
+    print(
+        f"| source | cold (parse) | speed-up, seconds saved vs {sources[0]} | first load (parse + "
+        f"write cache) | speed-up, seconds saved vs {sources[0]} |"
+    )
     print("|---|---|---|---|---|")
     for source in sources:
         cells = []

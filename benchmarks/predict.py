@@ -42,6 +42,7 @@ difference looked for. Target: at most 1.5 s beyond the import for the known-wor
     .venv/bin/python benchmarks/predict.py [--sentences 1000] [--batch-size 64]
     .venv/bin/python benchmarks/predict.py --first-prediction [--repeats 5] [--archive model.tar.gz]
 """
+
 import json
 import os
 import random
@@ -55,16 +56,7 @@ from typing import Dict, List, Optional, Tuple
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import xner_allennlp  # noqa: E402,F401
-from allennlp.commands.train import train_model  # noqa: E402
-from allennlp.common import Params  # noqa: E402
-from allennlp.models.archival import load_archive  # noqa: E402
-from allennlp.predictors import Predictor  # noqa: E402
-
-from common import (  # noqa: E402
+from common import (
     ROOT,
     argument_parser,
     data_path,
@@ -79,8 +71,17 @@ from common import (  # noqa: E402
     write_conll,
     write_vectors,
 )
-from xner_allennlp.models.crf_tagger import infer_target_language  # noqa: E402
-from xner_allennlp.training.threads import auto_threads  # noqa: E402
+
+import numpy as np
+import torch
+from allennlp.commands.train import train_model
+from allennlp.common import Params
+from allennlp.models.archival import load_archive
+from allennlp.predictors import Predictor
+
+import xner_allennlp  # noqa: F401 - registers the package's components
+from xner_allennlp.models.crf_tagger import infer_target_language
+from xner_allennlp.training.threads import auto_threads
 
 TARGET = 2000.0
 FIRST_PREDICTION_TARGET = 1.5  # seconds beyond allennlp's bare import
@@ -142,8 +143,12 @@ def make_predictor(archive_path: str, stock_modules: bool, batch_size: int) -> P
     if name == "xner_tagger":
         cls = Predictor.by_name(name)
         # Told explicitly: a stock crf_tagger has no target_language for the tokenizer.
-        return cls(archive.model, archive.validation_dataset_reader, max_batch_size=batch_size,
-                   language=infer_target_language(archive.config))
+        return cls(
+            archive.model,
+            archive.validation_dataset_reader,
+            max_batch_size=batch_size,
+            language=infer_target_language(archive.config),
+        )
     return Predictor.from_archive(archive, name)
 
 
@@ -156,8 +161,12 @@ def timed(predictor: Predictor, lines: List[str], batch_size: int) -> Dict:
     seconds = time.perf_counter() - start
     key = "tokens" if "tokens" in outputs[0] else "words"
     tokens = sum(len(o[key]) for o in outputs)
-    return {"tokens_per_s": tokens / seconds, "tokens": tokens, "seconds": seconds,
-            "tags": [o["tags"] for o in outputs]}
+    return {
+        "tokens_per_s": tokens / seconds,
+        "tokens": tokens,
+        "seconds": seconds,
+        "tags": [o["tags"] for o in outputs],
+    }
 
 
 # `import allennlp.commands`, timed inside the process (printed to stderr) ...
@@ -176,14 +185,16 @@ sys.exit(run())
 """
 
 
-def _timed_command(command: List[str], cwd: str, env: Dict[str, str],
-                   first_line: Optional[str] = None) -> Tuple[float, Optional[float]]:
+def _timed_command(
+    command: List[str], cwd: str, env: Dict[str, str], first_line: Optional[str] = None
+) -> Tuple[float, Optional[float]]:
     """(wall seconds from starting `command` to its exit, or to its first stdout line starting
     with `first_line`; the seconds of `import allennlp.commands` it reported, if any)."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as errors:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                   stderr=errors, text=True, encoding="utf-8")
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=errors, text=True, encoding="utf-8"
+        )
         seen = None
         for line in process.stdout:
             if first_line is not None and seen is None and line.startswith(first_line):
@@ -196,8 +207,9 @@ def _timed_command(command: List[str], cwd: str, env: Dict[str, str],
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{log[-2000:]}")
     if first_line is not None and seen is None:
         raise RuntimeError(f"{' '.join(command)} printed no line starting with {first_line!r}")
-    imported = [float(line.split()[1]) for line in log.splitlines()
-                if line.startswith("XNER_IMPORT_SECONDS ")]
+    imported = [
+        float(line.split()[1]) for line in log.splitlines() if line.startswith("XNER_IMPORT_SECONDS ")
+    ]
     return (total if first_line is None else seen), (imported[0] if imported else None)
 
 
@@ -219,10 +231,11 @@ def first_prediction(archive: str, workdir: str, repeats: int) -> Dict[str, List
         BARE: ([PYTHON, "-c", TIMED_IMPORT], elsewhere, None),
         "allennlp + import_plugins()": (
             [PYTHON, "-c", "from allennlp.common.plugins import import_plugins; import_plugins()"],
-            elsewhere, None),
+            elsewhere,
+            None,
+        ),
         KNOWN: (predict + [inputs["known"]], ROOT, "prediction:"),
-        "predict, first line (unseen non-ASCII word)": (
-            predict + [inputs["unseen"]], ROOT, "prediction:"),
+        "predict, first line (unseen non-ASCII word)": (predict + [inputs["unseen"]], ROOT, "prediction:"),
     }
     times: Dict[str, List[Tuple]] = {name: [] for name in commands}
     for round_number in range(repeats + 1):  # round 0 warms up
@@ -231,8 +244,11 @@ def first_prediction(archive: str, workdir: str, repeats: int) -> Dict[str, List
             if round_number:
                 times[name].append(measured)
         if round_number:
-            print(f"  round {round_number}: " + ", ".join(
-                f"{name} {values[-1][0]:.2f} s" for name, values in times.items()), flush=True)
+            print(
+                f"  round {round_number}: "
+                + ", ".join(f"{name} {values[-1][0]:.2f} s" for name, values in times.items()),
+                flush=True,
+            )
     return times
 
 
@@ -248,12 +264,16 @@ def report_first_prediction(times: Dict[str, List[Tuple]]) -> bool:
     for name in times:
         cells = [f"{own[name]:.2f}", f"{beyond[name]:+.2f}"] if name in own else ["", ""]
         print(f"| {name} | {wall[name]:.2f} | " + " | ".join(cells) + " |")
-    print("(medians over the rounds; the bare import's wall time includes interpreter start "
-          "and exit, the predict rows' end at the first line)")
+    print(
+        "(medians over the rounds; the bare import's wall time includes interpreter start "
+        "and exit, the predict rows' end at the first line)"
+    )
     met = beyond[KNOWN] <= FIRST_PREDICTION_TARGET
-    print(f"first prediction: {beyond[KNOWN]:+.2f} s beyond allennlp's own import (target <= "
-          f"{FIRST_PREDICTION_TARGET} s: {'met' if met else 'NOT met'}); load average "
-          f"{load_average()}")
+    print(
+        f"first prediction: {beyond[KNOWN]:+.2f} s beyond allennlp's own import (target <= "
+        f"{FIRST_PREDICTION_TARGET} s: {'met' if met else 'NOT met'}); load average "
+        f"{load_average()}"
+    )
     return met
 
 
@@ -261,30 +281,37 @@ def main() -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--first-prediction", action="store_true",
-                        help="only time the first prediction of `allennlp predict`")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed rounds of the first-prediction commands (default 3)")
-    parser.add_argument("--archive", default=None,
-                        help="static archive for the first-prediction timing (default: a "
-                             "fixture model trained here)")
+    parser.add_argument(
+        "--first-prediction", action="store_true", help="only time the first prediction of `allennlp predict`"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed rounds of the first-prediction commands (default 3)"
+    )
+    parser.add_argument(
+        "--archive",
+        default=None,
+        help="static archive for the first-prediction timing (default: a fixture model trained here)",
+    )
     args = parser.parse_args()
     if args.first_prediction:
         with scratch_dir("xner-predict-bench-") as workdir:
             archive = args.archive or train_fixture(workdir)
-            print(f"first prediction of {archive}: {args.repeats} rounds after a warm-up",
-                  flush=True)
+            print(f"first prediction of {archive}: {args.repeats} rounds after a warm-up", flush=True)
             return 0 if report_first_prediction(first_prediction(archive, workdir, args.repeats)) else 1
     rng = random.Random(13)
     failed, rows = [], []
     startup = None
     with scratch_dir("xner-predict-bench-") as workdir:
         text = raw_text(args.sentences, rng)
-        print(f"input: {len(text)} raw sentences; predictor {predictor_name()}; "
-              f"batch size {args.batch_size}")
+        print(
+            f"input: {len(text)} raw sentences; predictor {predictor_name()}; "
+            f"batch size {args.batch_size}"
+        )
         archives = {}
-        for name, train in (("fixture", lambda: train_fixture(workdir)),
-                            ("paper", lambda: train_paper(workdir, text, rng))):
+        for name, train in (
+            ("fixture", lambda: train_fixture(workdir)),
+            ("paper", lambda: train_paper(workdir, text, rng)),
+        ):
             try:
                 archives[name] = train()
             except Exception:  # noqa: BLE001
@@ -293,9 +320,11 @@ def main() -> int:
         threads = auto_threads()
         torch.set_num_threads(threads)
         print(f"torch threads: {threads} (auto; load average {load_average()})")
-        variants = [("stock modules, 1 sentence per call", True, 1),
-                    (f"stock modules, batches of {args.batch_size}", True, args.batch_size),
-                    (f"ours, batches of {args.batch_size}", False, args.batch_size)]
+        variants = [
+            ("stock modules, 1 sentence per call", True, 1),
+            (f"stock modules, batches of {args.batch_size}", True, args.batch_size),
+            (f"ours, batches of {args.batch_size}", False, args.batch_size),
+        ]
         for model_name, archive in archives.items():
             results = []
             for label, stock_modules, batch_size in variants:
@@ -308,8 +337,11 @@ def main() -> int:
                     failed.append(f"{model_name}: {label}")
                     continue
                 results.append((label, result))
-                print(f"  {model_name:8s} {label:38s} {result['tokens_per_s']:7.0f} tokens/s "
-                      f"({result['tokens']} tokens in {result['seconds']:.1f} s)", flush=True)
+                print(
+                    f"  {model_name:8s} {label:38s} {result['tokens_per_s']:7.0f} tokens/s "
+                    f"({result['tokens']} tokens in {result['seconds']:.1f} s)",
+                    flush=True,
+                )
             if len(results) > 1 and any(r["tags"] != results[0][1]["tags"] for _, r in results[1:]):
                 print(f"  {model_name}: the variants predicted DIFFERENT tags")
                 failed.append(f"{model_name}: different predictions")
@@ -328,13 +360,17 @@ def main() -> int:
     print("|---|---|---|---|")
     for model_name, results in rows:
         for label, result in results:
-            print(f"| {model_name} | {label} | {result['tokens_per_s']:.0f} | "
-                  f"{result['tokens_per_s'] / results[0][1]['tokens_per_s']:.1f}x |")
+            print(
+                f"| {model_name} | {label} | {result['tokens_per_s']:.0f} | "
+                f"{result['tokens_per_s'] / results[0][1]['tokens_per_s']:.1f}x |"
+            )
     for model_name, results in rows:
         if results and results[-1][0].startswith("ours"):
             rate = results[-1][1]["tokens_per_s"]
-            print(f"{model_name}: ours batched {rate:.0f} tokens/s (target >= {TARGET:.0f}: "
-                  f"{'met' if rate >= TARGET else 'NOT met'})")
+            print(
+                f"{model_name}: ours batched {rate:.0f} tokens/s (target >= {TARGET:.0f}: "
+                f"{'met' if rate >= TARGET else 'NOT met'})"
+            )
     if startup is not None and not report_first_prediction(startup):
         failed.append("first-prediction target")
     return exit_status(failed)

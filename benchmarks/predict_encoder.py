@@ -16,22 +16,22 @@ joined with spaces, one per line, re-tokenized by the predictor.
     .venv/bin/python benchmarks/predict_encoder.py runs/en_to_es-full-encoder/model.tar.gz \
         [--sentences 600] [--batch-size 32]
 """
+
 import json
 import os
 import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from common import argument_parser, data_path, exit_with, read_words  # noqa: E402
+from common import argument_parser, data_path, exit_with, read_words
 
-import torch  # noqa: E402
+import torch
+from allennlp.models.archival import load_archive
+from allennlp.predictors import Predictor
 
-import xner_allennlp  # noqa: E402,F401
-from allennlp.models.archival import load_archive  # noqa: E402
-from allennlp.predictors import Predictor  # noqa: E402
-
-from xner_allennlp.token_embedders import CachedTransformerMismatchedEmbedder  # noqa: E402
-from xner_allennlp.training.threads import auto_threads  # noqa: E402
+import xner_allennlp  # noqa: F401 - registers the package's components
+from xner_allennlp.token_embedders import CachedTransformerMismatchedEmbedder
+from xner_allennlp.training.threads import auto_threads
 
 TARGET = 300.0
 
@@ -76,7 +76,10 @@ def main() -> int:
         predictor.predict_batch_json([{"sentence": line} for line in lines[first : first + args.batch_size]])
     ours = tokens / (time.perf_counter() - start)
 
-    print(f"{len(lines)} sentences, {tokens} tokens, batch size {args.batch_size}, {torch.get_num_threads()} threads")
+    print(
+        f"{len(lines)} sentences, {tokens} tokens, batch size {args.batch_size}, "
+        f"{torch.get_num_threads()} threads"
+    )
     print(f"  encoder forward alone (baseline)  {baseline:8.0f} tokens/s  1.00x")
     print(f"  xner_tagger predict (ours)         {ours:8.0f} tokens/s  {ours / baseline:.2f}x")
     print(f"  target >= {TARGET:.0f} tokens/s: {'met' if ours >= TARGET else 'NOT met'}")

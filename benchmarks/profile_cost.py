@@ -11,6 +11,7 @@ fails.
 
     .venv/bin/python benchmarks/profile_cost.py [--epochs 20] [--seeds 13 14 15]
 """
+
 import json
 import os
 import statistics
@@ -19,7 +20,7 @@ import traceback
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from common import (  # noqa: E402
+from common import (
     ROOT,
     argument_parser,
     base_import,
@@ -29,9 +30,10 @@ from common import (  # noqa: E402
     scratch_dir,
 )
 
-import xner_allennlp  # noqa: E402,F401
-from allennlp.commands.train import train_model  # noqa: E402
-from allennlp.common import Params  # noqa: E402
+from allennlp.commands.train import train_model
+from allennlp.common import Params
+
+import xner_allennlp  # noqa: F401 - registers the package's components
 
 
 def config(workdir: str, profile: str, epochs: int, seed: int) -> Params:
@@ -39,8 +41,7 @@ def config(workdir: str, profile: str, epochs: int, seed: int) -> Params:
     params = jsonnet_config(
         workdir,
         f"{profile}.jsonnet",
-        base_import()
-        + f"""local f = {json.dumps(fixtures)};
+        base_import() + f"""local f = {json.dumps(fixtures)};
 local source = f + '/vectors/wiki.multi.en.vec';
 local target = f + '/vectors/wiki.multi.es.vec';
 base.tagger(
@@ -88,27 +89,36 @@ def main() -> int:
                     "parameters": parameters,
                 }
                 results[profile].append(row)
-                print(f"  seed {seed} {profile:9s} test F1 {row['test_f1']:.3f} (best dev "
-                      f"{row['dev_f1']:.3f} at epoch {row['best_epoch']}), "
-                      f"{row['seconds_per_epoch']:.1f} s/epoch", flush=True)
+                print(
+                    f"  seed {seed} {profile:9s} test F1 {row['test_f1']:.3f} (best dev "
+                    f"{row['dev_f1']:.3f} at epoch {row['best_epoch']}), "
+                    f"{row['seconds_per_epoch']:.1f} s/epoch",
+                    flush=True,
+                )
 
     print()
-    print(f"| profile | es.test F1 (mean ± sd over {len(args.seeds)} seeds) | best dev F1 | "
-          f"s/epoch | trainable parameters |")
+    print(
+        f"| profile | es.test F1 (mean ± sd over {len(args.seeds)} seeds) | best dev F1 | "
+        f"s/epoch | trainable parameters |"
+    )
     print("|---|---|---|---|---|")
     for profile, rows in results.items():
         if not rows:
             continue
         f1 = [r["test_f1"] for r in rows]
         spread = statistics.stdev(f1) if len(f1) > 1 else 0.0
-        print(f"| {profile} | {statistics.mean(f1):.3f} ± {spread:.3f} | "
-              f"{statistics.mean(r['dev_f1'] for r in rows):.3f} | "
-              f"{statistics.mean(r['seconds_per_epoch'] for r in rows):.1f} | "
-              f"{rows[0]['parameters']:,} |")
+        print(
+            f"| {profile} | {statistics.mean(f1):.3f} ± {spread:.3f} | "
+            f"{statistics.mean(r['dev_f1'] for r in rows):.3f} | "
+            f"{statistics.mean(r['seconds_per_epoch'] for r in rows):.1f} | "
+            f"{rows[0]['parameters']:,} |"
+        )
     if len(args.profiles) == 2 and all(results[p] for p in args.profiles):
         a, b = (statistics.mean(r["test_f1"] for r in results[p]) for p in args.profiles)
-        print(f"\n{args.profiles[1]} - {args.profiles[0]}: {b - a:+.3f} F1 on es.test "
-              f"({args.epochs} epochs each)")
+        print(
+            f"\n{args.profiles[1]} - {args.profiles[0]}: {b - a:+.3f} F1 on es.test "
+            f"({args.epochs} epochs each)"
+        )
     return exit_status(failed)
 
 

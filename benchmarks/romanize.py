@@ -11,6 +11,7 @@ built-in word lists. Prints tokens/s of
 
     .venv/bin/python benchmarks/romanize.py [--tokens 200000] [--uncached-tokens 3000]
 """
+
 import itertools
 import os
 import random
@@ -19,8 +20,8 @@ from typing import List
 
 from common import argument_parser, data_path, exit_with
 
-from xner_allennlp.romanization import romanizer as romanizer_module
 from xner_allennlp.romanization import UromanRomanizer
+from xner_allennlp.romanization import romanizer as romanizer_module
 
 TARGET_TOKENS_PER_SECOND = 50_000
 FALLBACK = {
@@ -97,8 +98,10 @@ def main() -> int:
 
     print(f"uncached (uroman on every token, {len(sample)} tokens): {uncached:,.0f} tokens/s")
     print(f"first pass (cold cache, {len(romanizer._cache)} types romanized): {first:,.0f} tokens/s")
-    print(f"cached: {cached:,.0f} tokens/s; target >= {TARGET_TOKENS_PER_SECOND:,}: "
-          f"{'met' if cached >= TARGET_TOKENS_PER_SECOND else 'MISSED'}")
+    print(
+        f"cached: {cached:,.0f} tokens/s; target >= {TARGET_TOKENS_PER_SECOND:,}: "
+        f"{'met' if cached >= TARGET_TOKENS_PER_SECOND else 'MISSED'}"
+    )
     print(f"speed-up cached / uncached: {cached / uncached:,.0f}x")
     return 0
 

@@ -11,6 +11,7 @@ run fails. Target for `cpu_fast`: under an hour on 2 cores.
 
     .venv/bin/python benchmarks/train_en_es.py [--profile cpu_fast] [--epochs N]
 """
+
 import os
 import random
 import re
@@ -19,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
 from common import ROOT, argument_parser, data_path, exit_with, read_words, stopwatch
+
+import numpy as np
 
 ROWS, DIM = 200_000, 300
 TARGET_SECONDS = 3600
@@ -44,8 +45,7 @@ def main() -> int:
     parser.add_argument("--profile", default="cpu_fast")
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's")
     args = parser.parse_args()
-    needed = [data_path(p) for p in
-              ("conll2003/eng.train", "conll2002/esp.testa", "dictionaries/en-es.txt")]
+    needed = [data_path(p) for p in ("conll2003/eng.train", "conll2002/esp.testa", "dictionaries/en-es.txt")]
     missing = [p for p in needed if not os.path.isfile(p)]
     if missing:
         print(f"missing data: {', '.join(missing)}")
@@ -71,14 +71,25 @@ def main() -> int:
     print(f"vectors ready in {elapsed():.0f} s ({vectors_dir})", flush=True)
 
     out = tempfile.mkdtemp(prefix="xner-en-es-")
-    env = dict(os.environ, XNER_PROFILE=args.profile, XNER_TEST="none",
-               XNER_SOURCE_VECTORS=source, XNER_TARGET_VECTORS=target,
-               XNER_VECTOR_CACHE=os.path.join(out, "vector-cache"))
+    env = dict(
+        os.environ,
+        XNER_PROFILE=args.profile,
+        XNER_TEST="none",
+        XNER_SOURCE_VECTORS=source,
+        XNER_TARGET_VECTORS=target,
+        XNER_VECTOR_CACHE=os.path.join(out, "vector-cache"),
+    )
     if args.epochs:
         env["XNER_NUM_EPOCHS"] = str(args.epochs)
-    command = [os.path.join(os.path.dirname(sys.executable), "allennlp"), "train",
-               "training_configs/en_to_es.jsonnet", "-s", os.path.join(out, "model"),
-               "--include-package", "xner_allennlp"]
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "allennlp"),
+        "train",
+        "training_configs/en_to_es.jsonnet",
+        "-s",
+        os.path.join(out, "model"),
+        "--include-package",
+        "xner_allennlp",
+    ]
     print(" ".join(command), f"(XNER_PROFILE={args.profile})", flush=True)
     with stopwatch() as elapsed, open(os.path.join(out, "log.txt"), "w") as log:
         rc = subprocess.call(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -87,12 +98,16 @@ def main() -> int:
         log_text = handle.read()
     epochs = re.findall(r"Epoch duration: (\S+)", log_text)
     f1 = re.findall(r"f1-measure-overall\s*\|\s*\S+\s*\|\s*(\S+)", log_text)
-    print(f"exit status {rc}; total {total / 60:.1f} min (target < {TARGET_SECONDS // 60} min: "
-          f"{'met' if total < TARGET_SECONDS and rc == 0 else 'NOT met'})")
+    print(
+        f"exit status {rc}; total {total / 60:.1f} min (target < {TARGET_SECONDS // 60} min: "
+        f"{'met' if total < TARGET_SECONDS and rc == 0 else 'NOT met'})"
+    )
     print(f"epochs run: {len(epochs)}; durations: {', '.join(epochs)}")
     if f1:
-        print(f"validation (esp.testa) span F1 by epoch: {', '.join(f1)} (random vectors: only "
-              "the characters carry over, so F1 is not the paper's)")
+        print(
+            f"validation (esp.testa) span F1 by epoch: {', '.join(f1)} (random vectors: only "
+            "the characters carry over, so F1 is not the paper's)"
+        )
     if rc != 0:
         print(log_text[-3000:])
     shutil.rmtree(out, ignore_errors=True)

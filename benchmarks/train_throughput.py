@@ -46,6 +46,7 @@ loads the weights of the same-model check and must compute the same loss (1e-5).
 environment: `python3.10 -m venv /tmp/stock && /tmp/stock/bin/pip install allennlp==2.10.1
 allennlp-models==2.10.1 "numpy<2"` (numpy 2 breaks torch 1.12 and spaCy 3.3).
 """
+
 import argparse
 import copy
 import json
@@ -62,16 +63,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from allennlp.commands.train import TrainModel  # noqa: E402
-from allennlp.common import Params  # noqa: E402
-from allennlp.common.util import prepare_environment  # noqa: E402
-from allennlp.data import Batch  # noqa: E402
-from allennlp.training.callbacks import TrainerCallback  # noqa: E402
-
-from common import (  # noqa: E402
+from common import (
     DIM,
     ROOT,
     argument_parser,
@@ -87,14 +79,22 @@ from common import (  # noqa: E402
     write_vectors,
 )
 
+import numpy as np
+import torch
+from allennlp.commands.train import TrainModel
+from allennlp.common import Params
+from allennlp.common.util import prepare_environment
+from allennlp.data import Batch
+from allennlp.training.callbacks import TrainerCallback
+
 if "--child" not in sys.argv:
     # A child run in a stock environment (--stock-python) needs only allennlp-models.
-    import xner_allennlp  # noqa: E402,F401
-    from xner_allennlp.dataset_readers.normalization import normalize_word  # noqa: E402
+    import xner_allennlp  # noqa: F401 - registers the package's components
+    from xner_allennlp.dataset_readers.normalization import normalize_word
 else:
     import importlib.util
 
-    import allennlp_models.tagging  # noqa: E402,F401
+    import allennlp_models.tagging  # noqa: F401 - registers crf_tagger
 
     # The trainer's inverse_time scheduler, alone: its module needs only allennlp and torch.
     _spec = importlib.util.spec_from_file_location(
@@ -189,10 +189,14 @@ def our_config(workdir: str, train: str, vectors: str, profile: str) -> Dict[str
     for key in ("validation_data_path", "validation_dataset_reader", "test_data_path"):
         config.pop(key, None)
     config["evaluate_on_test"] = False
-    config["trainer"] = {**trainer_config(profile_hp(workdir, profile)), **{
-        k: v for k, v in config["trainer"].items()
-        if k in ("optimizer", "grad_norm", "learning_rate_scheduler", "callbacks")
-    }}
+    config["trainer"] = {
+        **trainer_config(profile_hp(workdir, profile)),
+        **{
+            k: v
+            for k, v in config["trainer"].items()
+            if k in ("optimizer", "grad_norm", "learning_rate_scheduler", "callbacks")
+        },
+    }
     return config
 
 
@@ -246,8 +250,19 @@ class _TokenCounter(TrainerCallback):
     tokens = 0
     deadline = float("inf")
 
-    def on_batch(self, trainer, batch_inputs, batch_outputs, batch_metrics, epoch, batch_number,
-                 is_training, is_primary=True, batch_grad_norm=None, **kwargs) -> None:
+    def on_batch(
+        self,
+        trainer,
+        batch_inputs,
+        batch_outputs,
+        batch_metrics,
+        epoch,
+        batch_number,
+        is_training,
+        is_primary=True,
+        batch_grad_norm=None,
+        **kwargs,
+    ) -> None:
         if is_training:
             for batch in batch_inputs:
                 _TokenCounter.tokens += int((batch["tokens"]["tokens"]["tokens"] != 0).sum())
@@ -261,9 +276,7 @@ def build(config: Dict[str, Any], serialization_dir: str, batches: Optional[int]
         config["data_loader"]["batches_per_epoch"] = batches
     params = Params(config)
     prepare_environment(params)
-    train_loop = TrainModel.from_params(
-        params=params, serialization_dir=serialization_dir, local_rank=0
-    )
+    train_loop = TrainModel.from_params(params=params, serialization_dir=serialization_dir, local_rank=0)
     train_loop.trainer._callbacks.append(_TokenCounter(serialization_dir))
     return train_loop
 
@@ -292,9 +305,15 @@ def timed_run(config, workdir: str, batches: Optional[int], max_seconds: float) 
     cpu = time.process_time() - cpu
     tokens = _TokenCounter.tokens
     shutil.rmtree(serialization_dir, ignore_errors=True)
-    return {"setup_s": setup, "train_s": wall, "cpu_s": cpu, "tokens": tokens,
-            "tokens_per_s": tokens / wall, "tokens_per_cpu_s": tokens / cpu,
-            "threads": torch.get_num_threads()}
+    return {
+        "setup_s": setup,
+        "train_s": wall,
+        "cpu_s": cpu,
+        "tokens": tokens,
+        "tokens_per_s": tokens / wall,
+        "tokens_per_cpu_s": tokens / cpu,
+        "threads": torch.get_num_threads(),
+    }
 
 
 # ---------------------------------------------------------------------------------- check
@@ -329,17 +348,18 @@ def check_same_model(
     stock, ours = stock_loop.model, our_loop.model
     # Same parameters: same names and shapes, but for the rows of vocabulary-sized tensors.
     vocab_sized = ("_embedding._module.weight", "tag_projection_layer", "crf.")
+
     def shapes(model):
         return {
             n: tuple(p.shape[1:]) if any(v in n for v in vocab_sized) else tuple(p.shape)
             for n, p in model.named_parameters()
             if p.requires_grad
         }
+
     stock_params, our_params = shapes(stock), shapes(ours)
     if stock_params != our_params:
         differing = sorted(
-            n for n in set(stock_params) | set(our_params)
-            if stock_params.get(n) != our_params.get(n)
+            n for n in set(stock_params) | set(our_params) if stock_params.get(n) != our_params.get(n)
         )
         return False, f"trainable parameters differ: {differing}", float("nan")
     our_params = {n: tuple(p.shape) for n, p in ours.named_parameters() if p.requires_grad}
@@ -427,9 +447,7 @@ def child_main(argv: List[str]) -> int:
     if args.child == "run":
         result = timed_run(config, args.workdir, args.batches or None, args.max_seconds)
     else:
-        config["vocabulary"] = {
-            "type": "from_files", "directory": os.path.join(args.export, "vocabulary")
-        }
+        config["vocabulary"] = {"type": "from_files", "directory": os.path.join(args.export, "vocabulary")}
         loop = build(config, tempfile.mkdtemp(dir=args.workdir), None)
         loop.model.load_state_dict(torch.load(os.path.join(args.export, "weights.th")))
         loop.model.eval()
@@ -444,15 +462,22 @@ def external_run(python: str, kind: str, config: Dict[str, Any], workdir: str, *
     path = os.path.join(workdir, f"child-{kind}.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(config, handle)
-    command = [python, os.path.abspath(__file__), "--child", kind, "--config", path,
-               "--workdir", workdir, *extra]
+    command = [
+        python,
+        os.path.abspath(__file__),
+        "--child",
+        kind,
+        "--config",
+        path,
+        "--workdir",
+        workdir,
+        *extra,
+    ]
     process = subprocess.run(command, capture_output=True, text=True)
     for line in process.stdout.splitlines():
         if line.startswith("CHILD-RESULT "):
-            return json.loads(line[len("CHILD-RESULT "):])
-    raise RuntimeError(
-        f"{' '.join(command)} failed (exit {process.returncode}):\n{process.stderr[-3000:]}"
-    )
+            return json.loads(line[len("CHILD-RESULT ") :])
+    raise RuntimeError(f"{' '.join(command)} failed (exit {process.returncode}):\n{process.stderr[-3000:]}")
 
 
 # ---------------------------------------------------------------------------------- main
@@ -463,25 +488,38 @@ def main() -> int:
         return child_main(sys.argv[1:])
     parser = argument_parser(__doc__)
     parser.add_argument("--sentences", type=int, default=1500)
-    parser.add_argument("--batches", type=int, default=60,
-                        help="batches per timed run (0: whole epoch)")
+    parser.add_argument("--batches", type=int, default=60, help="batches per timed run (0: whole epoch)")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--max-seconds", type=float, default=60.0,
-                        help="a run stops after its first batch past this many seconds")
-    parser.add_argument("--profile", default="paper",
-                        help="hyper-parameter profile of base.libsonnet (paper, cpu_fast)")
-    parser.add_argument("--batch-size", type=int, default=0,
-                        help="batch size of both pipelines (default: the profile's)")
-    parser.add_argument("--threads", default="auto",
-                        help='torch threads of our pipeline: a number or "auto" (default; the '
-                             "torch_threads callback of the config)")
-    parser.add_argument("--stock-threads", type=int, default=torch.get_num_threads(),
-                        help="torch threads of the stock pipeline (default: torch's default, "
-                             "%(default)s here)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        help="a run stops after its first batch past this many seconds",
+    )
+    parser.add_argument(
+        "--profile", default="paper", help="hyper-parameter profile of base.libsonnet (paper, cpu_fast)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=0, help="batch size of both pipelines (default: the profile's)"
+    )
+    parser.add_argument(
+        "--threads",
+        default="auto",
+        help='torch threads of our pipeline: a number or "auto" (default; the '
+        "torch_threads callback of the config)",
+    )
+    parser.add_argument(
+        "--stock-threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="torch threads of the stock pipeline (default: torch's default, %(default)s here)",
+    )
     parser.add_argument("--levers", action="store_true")
-    parser.add_argument("--stock-python",
-                        help="python of a second environment with allennlp-models as pip installs "
-                             "it (torch 1.12.1): the stock pipeline also runs there")
+    parser.add_argument(
+        "--stock-python",
+        help="python of a second environment with allennlp-models as pip installs "
+        "it (torch 1.12.1): the stock pipeline also runs there",
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--our-char-embedder", help="override our config's char embedder type")
     parser.add_argument("--our-encoder", help="override our config's word encoder type")
@@ -489,7 +527,7 @@ def main() -> int:
     with scratch_dir("xner-train-bench-") as workdir:
         try:
             return run(args, workdir)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure is a failed benchmark run
             traceback.print_exc()
             return 1
 
@@ -501,11 +539,15 @@ def run(args, workdir: str) -> int:
     vectors = os.path.join(workdir, "vectors.vec")
     rows = write_vectors(vectors, sentences, np.random.default_rng(args.seed))
     tokens = sum(len(s) for s in sentences)
-    print(f"corpus: {origin}; {tokens} tokens, mean length {tokens / len(sentences):.1f}; "
-          f"vectors: {rows} x {DIM} (random)")
-    print(f"threads: stock {args.stock_threads}, ours {args.threads} ({os.cpu_count()} cpus, "
-          f"load average {load_average()}); profile {args.profile}; "
-          f"{args.batches or 'all'} batches per run, {args.rounds} rounds")
+    print(
+        f"corpus: {origin}; {tokens} tokens, mean length {tokens / len(sentences):.1f}; "
+        f"vectors: {rows} x {DIM} (random)"
+    )
+    print(
+        f"threads: stock {args.stock_threads}, ours {args.threads} ({os.cpu_count()} cpus, "
+        f"load average {load_average()}); profile {args.profile}; "
+        f"{args.batches or 'all'} batches per run, {args.rounds} rounds"
+    )
 
     hp = profile_hp(workdir, args.profile)
     batch_size = args.batch_size or hp["batch_size"]
@@ -513,15 +555,17 @@ def run(args, workdir: str) -> int:
     ours = our_config(workdir, train, vectors, args.profile)
     ours["data_loader"]["batch_sampler"]["batch_size"] = batch_size
     if args.our_char_embedder:
-        ours["model"]["text_field_embedder"]["token_embedders"]["token_characters"]["type"] = (
-            args.our_char_embedder
-        )
+        ours["model"]["text_field_embedder"]["token_embedders"]["token_characters"][
+            "type"
+        ] = args.our_char_embedder
     if args.our_encoder:
         ours["model"]["encoder"]["type"] = args.our_encoder
     char = ours["model"]["text_field_embedder"]["token_embedders"].get("token_characters", {})
-    print(f"ours: reader {ours['dataset_reader']['type']}, char embedder {char.get('type')}, "
-          f"encoder {ours['model']['encoder']['type']}, sampler "
-          f"{ours['data_loader'].get('batch_sampler', {}).get('type', 'default')}")
+    print(
+        f"ours: reader {ours['dataset_reader']['type']}, char embedder {char.get('type')}, "
+        f"encoder {ours['model']['encoder']['type']}, sampler "
+        f"{ours['data_loader'].get('batch_sampler', {}).get('type', 'default')}"
+    )
 
     # Same-model check on freshly built pipelines.
     export = os.path.join(workdir, "export")
@@ -539,13 +583,18 @@ def run(args, workdir: str) -> int:
         stock_env = f"stock install, torch {check['torch']}"
         same = difference <= LOSS_TOLERANCE
         ok = ok and same
-        print(f"same model in the {stock_env} ({args.stock_python}): "
-              f"{'OK' if same else 'FAILED'}, loss {check['loss']:.6f} (relative difference "
-              f"{difference:.1e} to this environment's stock model)")
+        print(
+            f"same model in the {stock_env} ({args.stock_python}): "
+            f"{'OK' if same else 'FAILED'}, loss {check['loss']:.6f} (relative difference "
+            f"{difference:.1e} to this environment's stock model)"
+        )
 
     # (name, config); every config's threads are set by its torch_threads callback.
-    stock_name = f"stock crf_tagger, {args.stock_threads} threads (torch default)" if (
-        args.stock_threads == torch.get_num_threads()) else f"stock crf_tagger, {args.stock_threads} threads"
+    stock_name = (
+        f"stock crf_tagger, {args.stock_threads} threads (torch default)"
+        if (args.stock_threads == torch.get_num_threads())
+        else f"stock crf_tagger, {args.stock_threads} threads"
+    )
     pipelines = [(stock_name, with_threads(stock, str(args.stock_threads)))]
     if args.stock_threads != 1:
         pipelines.append(("stock crf_tagger, 1 thread", with_threads(stock, "1")))
@@ -560,7 +609,9 @@ def run(args, workdir: str) -> int:
         for name, config in lever_configs(stock, ours, batch_size):
             pipelines.append((name + ", 1 thread", with_threads(config, "1")))
         if args.threads != str(args.stock_threads):
-            pipelines.append((f"ours, {args.stock_threads} threads", with_threads(ours, str(args.stock_threads))))
+            pipelines.append(
+                (f"ours, {args.stock_threads} threads", with_threads(ours, str(args.stock_threads)))
+            )
     ours_name = f"ours, {args.threads} threads"
     pipelines.append((ours_name, with_threads(ours, args.threads)))
     results: Dict[str, List[Dict[str, float]]] = {name: [] for name, _ in pipelines}
@@ -570,22 +621,31 @@ def run(args, workdir: str) -> int:
             try:
                 if name in external:
                     result = external_run(
-                        args.stock_python, "run", config, workdir,
-                        "--threads", str(external[name]), "--batches", str(args.batches),
-                        "--max-seconds", str(args.max_seconds),
+                        args.stock_python,
+                        "run",
+                        config,
+                        workdir,
+                        "--threads",
+                        str(external[name]),
+                        "--batches",
+                        str(args.batches),
+                        "--max-seconds",
+                        str(args.max_seconds),
                     )
                 else:
                     result = timed_run(config, workdir, args.batches or None, args.max_seconds)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a failed configuration is reported, the others still run
                 traceback.print_exc()
                 failed.append(name)
                 continue
             results[name].append(result)
-            print(f"  round {round_number + 1}: {name:48s} {result['tokens_per_s']:7.0f} tokens/s "
-                  f"({result['tokens']} tokens in {result['train_s']:.1f} s; "
-                  f"{result['tokens_per_cpu_s']:.0f} per cpu-s; {result['threads']} threads; "
-                  f"setup {result['setup_s']:.1f} s)",
-                  flush=True)
+            print(
+                f"  round {round_number + 1}: {name:48s} {result['tokens_per_s']:7.0f} tokens/s "
+                f"({result['tokens']} tokens in {result['train_s']:.1f} s; "
+                f"{result['tokens_per_cpu_s']:.0f} per cpu-s; {result['threads']} threads; "
+                f"setup {result['setup_s']:.1f} s)",
+                flush=True,
+            )
 
     def med(name, key):
         return median([r[key] for r in results[name]])
@@ -597,21 +657,24 @@ def run(args, workdir: str) -> int:
     print("|---|---|---|---|---|---|---|")
     for name, _ in pipelines:
         threads = sorted({r["threads"] for r in results[name]})
-        print(f"| {name} | {'/'.join(map(str, threads))} | {med(name, 'tokens_per_s'):.0f} | "
-              f"{med(name, 'tokens_per_cpu_s'):.0f} | {med(name, 'setup_s'):.1f} | "
-              f"{med(name, 'tokens_per_s') / med(baseline, 'tokens_per_s'):.2f}x | "
-              f"{med(name, 'tokens_per_s') / med(one_thread, 'tokens_per_s'):.2f}x |")
+        print(
+            f"| {name} | {'/'.join(map(str, threads))} | {med(name, 'tokens_per_s'):.0f} | "
+            f"{med(name, 'tokens_per_cpu_s'):.0f} | {med(name, 'setup_s'):.1f} | "
+            f"{med(name, 'tokens_per_s') / med(baseline, 'tokens_per_s'):.2f}x | "
+            f"{med(name, 'tokens_per_s') / med(one_thread, 'tokens_per_s'):.2f}x |"
+        )
 
     def ratio_line(reference):
         ratio = med(ours_name, "tokens_per_s") / med(reference, "tokens_per_s")
         per_round = [
-            o["tokens_per_s"] / r["tokens_per_s"]
-            for o, r in zip(results[ours_name], results[reference])
+            o["tokens_per_s"] / r["tokens_per_s"] for o, r in zip(results[ours_name], results[reference])
         ]
-        print(f"{ours_name}: {med(ours_name, 'tokens_per_s'):.0f} tokens/s vs {reference}: "
-              f"{med(reference, 'tokens_per_s'):.0f} tokens/s -> {ratio:.2f}x (per round: "
-              f"{', '.join(f'{r:.2f}' for r in per_round)}; target >= {TARGET_RATIO:.0f}x "
-              f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+        print(
+            f"{ours_name}: {med(ours_name, 'tokens_per_s'):.0f} tokens/s vs {reference}: "
+            f"{med(reference, 'tokens_per_s'):.0f} tokens/s -> {ratio:.2f}x (per round: "
+            f"{', '.join(f'{r:.2f}' for r in per_round)}; target >= {TARGET_RATIO:.0f}x "
+            f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})"
+        )
 
     print()
     ratio_line(baseline)

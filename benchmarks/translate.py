@@ -14,14 +14,15 @@ run fails or they choose differently (beyond float32 rounding on near-ties).
 
     .venv/bin/python benchmarks/translate.py [--sample-sentences 300] [--alpha 0.5]
 """
+
 import os
 import random
 import time
 from typing import Dict, List, Optional
 
-import numpy as np
-
 from common import argument_parser, data_path, exit_with, read_words, scratch_dir
+
+import numpy as np
 
 from xner_allennlp.common.word_vectors import WordVectors
 from xner_allennlp.dataset_readers.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
@@ -62,8 +63,9 @@ def random_table(words: List[str], rng: np.random.Generator, name: str) -> WordV
 class LoopTranslator:
     """The obvious implementation: every token, every candidate, every context word in Python."""
 
-    def __init__(self, dictionary: str, source: WordVectors, target: WordVectors,
-                 alpha: float, window: Optional[int]):
+    def __init__(
+        self, dictionary: str, source: WordVectors, target: WordVectors, alpha: float, window: Optional[int]
+    ):
         self.candidates: Dict[str, List[str]] = {}
         for _, src, tgt in read_dictionary(dictionary):
             s, t = normalize_word(src), normalize_word(tgt)
@@ -192,12 +194,18 @@ def run(workdir: str) -> int:
     print(f"  vectorised: {fast_sample:.3f} s  -> {fast_sample * scale:.1f} s extrapolated to the corpus")
     print(f"  python loop: {loop_sample:.3f} s  -> {loop_sample * scale:.1f} s extrapolated to the corpus")
     print(f"  speed-up: {loop_sample / fast_sample:.1f}x")
-    print(f"whole corpus, vectorised: {fast_corpus:.2f} s ({tokens / fast_corpus:,.0f} tokens/s); "
-          f"target < {TARGET_SECONDS:.0f} s: {'met' if fast_corpus < TARGET_SECONDS else 'MISSED'}")
-    print(f"translated {stats.translated} tokens, kept {stats.kept}, "
-          f"{stats.mean_candidates:.2f} candidates per translated word")
-    print(f"agreement on the sample: {sample_tokens - disagree - near_ties} identical, "
-          f"{near_ties} float32 near-ties, {disagree} disagreements")
+    print(
+        f"whole corpus, vectorised: {fast_corpus:.2f} s ({tokens / fast_corpus:,.0f} tokens/s); "
+        f"target < {TARGET_SECONDS:.0f} s: {'met' if fast_corpus < TARGET_SECONDS else 'MISSED'}"
+    )
+    print(
+        f"translated {stats.translated} tokens, kept {stats.kept}, "
+        f"{stats.mean_candidates:.2f} candidates per translated word"
+    )
+    print(
+        f"agreement on the sample: {sample_tokens - disagree - near_ties} identical, "
+        f"{near_ties} float32 near-ties, {disagree} disagreements"
+    )
     return 1 if disagree else 0
 
 

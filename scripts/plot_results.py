@@ -9,6 +9,7 @@ One group of bars per target, one bar per variant (encoder-backend variants as
 `encoder/<variant>`, profiles other than cpu_fast in brackets); a later row of the same target
 and variant replaces an earlier one. matplotlib's Agg canvas: no display needed.
 """
+
 import argparse
 import importlib.util
 import json
@@ -57,8 +58,7 @@ def main(argv=None) -> int:
         print(f"error: {args.input}: {error}", file=sys.stderr)
         return 1
     targets, variants, _ = plots.results_table(rows)
-    print(f"wrote {args.output}: {len(targets)} targets ({', '.join(targets)}), "
-          f"{len(variants)} variants")
+    print(f"wrote {args.output}: {len(targets)} targets ({', '.join(targets)}), {len(variants)} variants")
     return 0
 
 

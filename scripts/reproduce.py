@@ -6,6 +6,7 @@ appends a row to docs/RESULTS.md.
 
 Target test sets are withheld, so every number is a dev number.
 """
+
 import argparse
 import datetime
 import json
@@ -30,15 +31,34 @@ DEV_FILES = {code: (LANGUAGES[code]["dev"]["path"], LANGUAGES[code]["dev"]["enco
 SOURCE_TRAIN = {code: entry["train"]["path"] for code, entry in LANGUAGES.items() if entry["train"]}
 # Targets with labelled training data of their own (the supervised upper bound).
 SUPERVISED_TRAIN = {code: SOURCE_TRAIN[code] for code in TARGETS if code in SOURCE_TRAIN}
-VARIANTS = ["full", "no_translation", "no_uroman", "word_only", "char_only", "shuffle", "supervised",
-            "multi_source", "nouns", "lowercase_characters", "composed", "self_train"]
+VARIANTS = [
+    "full",
+    "no_translation",
+    "no_uroman",
+    "word_only",
+    "char_only",
+    "shuffle",
+    "supervised",
+    "multi_source",
+    "nouns",
+    "lowercase_characters",
+    "composed",
+    "self_train",
+]
 # Orthography variants (training_configs/orthography/), for any target.
 ORTHOGRAPHY_VARIANTS = ["nouns", "lowercase_characters"]
 # multi_source (training_configs/multi_source/): the labelled sources of each target, and files.
 MULTI_SOURCES = {"es": ["en", "nl"], "nl": ["en", "es"], "de": ["en", "es", "nl"], "bn": ["en", "es", "nl"]}
 # Encoder backend (training_configs/encoder/): full = English + its reverse translation.
-ENCODER_VARIANTS = ["full", "no_translation", "replace", "characters", "aligned_vectors", "last_layer",
-                    "self_train"]
+ENCODER_VARIANTS = [
+    "full",
+    "no_translation",
+    "replace",
+    "characters",
+    "aligned_vectors",
+    "last_layer",
+    "self_train",
+]
 # Unlabelled target text for self-training: the words of the targets' training files, never
 # their tags.
 UNLABELLED_TEXT = dict(SUPERVISED_TRAIN)
@@ -47,8 +67,13 @@ UNLABELLED_TEXT = dict(SUPERVISED_TRAIN)
 def sh(command, env=None, log=None):
     print("+", " ".join(shlex.quote(c) for c in command), flush=True)
     with open(log, "w") if log else open(os.devnull, "w") as sink:
-        result = subprocess.run(command, cwd=ROOT, env=env, stdout=sink if log else None,
-                                stderr=subprocess.STDOUT if log else None)
+        result = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=sink if log else None,
+            stderr=subprocess.STDOUT if log else None,
+        )
     if result.returncode != 0:
         if log:
             with open(log) as handle:
@@ -67,31 +92,51 @@ def main():
     parser.add_argument("--profile", default="cpu_fast")
     parser.add_argument("--variant", default="full", choices=sorted(set(VARIANTS + ENCODER_VARIANTS)))
     parser.add_argument("--backend", default="static", choices=["static", "encoder"])
-    parser.add_argument("--encoder", default=os.environ.get("XNER_ENCODER") or
-                        os.path.join(ROOT, "encoders", "multilingual-e5-small"),
-                        help="encoder checkpoint directory or Hugging Face name (encoder backend)")
+    parser.add_argument(
+        "--encoder",
+        default=os.environ.get("XNER_ENCODER") or os.path.join(ROOT, "encoders", "multilingual-e5-small"),
+        help="encoder checkpoint directory or Hugging Face name (encoder backend)",
+    )
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     parser.add_argument("--runs", default=os.path.join(ROOT, "runs"))
     parser.add_argument("--results", default=os.path.join(ROOT, "docs", "RESULTS.md"))
     parser.add_argument("--cuda-device", default="-1")
-    parser.add_argument("--round", type=int, default=1,
-                        help="self_train: round N pseudo-labels with round N-1's model (round 0 = full)")
-    parser.add_argument("--threshold", type=float, default=0.9,
-                        help="self_train: minimum CRF marginal of every token of a kept sentence")
-    parser.add_argument("--teacher", default="same", choices=["same", "encoder"],
-                        help="self_train round 1: pseudo-labels from this backend's full model (same) "
-                             "or from the encoder backend's full model (encoder), e.g. for a static "
-                             "student; the student never reads the encoder")
+    parser.add_argument(
+        "--round",
+        type=int,
+        default=1,
+        help="self_train: round N pseudo-labels with round N-1's model (round 0 = full)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.9,
+        help="self_train: minimum CRF marginal of every token of a kept sentence",
+    )
+    parser.add_argument(
+        "--teacher",
+        default="same",
+        choices=["same", "encoder"],
+        help="self_train round 1: pseudo-labels from this backend's full model (same) "
+        "or from the encoder backend's full model (encoder), e.g. for a static "
+        "student; the student never reads the encoder",
+    )
     args = parser.parse_args()
 
     data = os.path.abspath(args.data)
     # The code that runs is the code at the start.
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
     target = args.target
     if args.variant == "supervised" and target not in SUPERVISED_TRAIN:
-        raise SystemExit(f"no target training file for {target}: supervised runs exist for "
-                         f"{', '.join(SUPERVISED_TRAIN)}")
+        raise SystemExit(
+            f"no target training file for {target}: supervised runs exist for "
+            f"{', '.join(SUPERVISED_TRAIN)}"
+        )
     dev, dev_encoding = DEV_FILES[target]
     dev = os.path.join(data, dev)
     dictionary = os.path.join(data, "dictionaries", f"en-{target}.txt")
@@ -102,10 +147,20 @@ def main():
         english = os.path.join(vector_dir, "vectors-en.vec")
         foreign = os.path.join(vector_dir, f"vectors-{language}.vec")
         if not (os.path.isfile(english) and os.path.isfile(foreign)):
-            sh([ALLENNLP, "xner-align", "--method", "projection",
-                "--source", os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
-                "--dictionary", os.path.join(data, "dictionaries", f"en-{language}.txt"),
-                "--output-dir", vector_dir])
+            sh(
+                [
+                    ALLENNLP,
+                    "xner-align",
+                    "--method",
+                    "projection",
+                    "--source",
+                    os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
+                    "--dictionary",
+                    os.path.join(data, "dictionaries", f"en-{language}.txt"),
+                    "--output-dir",
+                    vector_dir,
+                ]
+            )
         return english, foreign
 
     source_vectors, target_vectors = projected(target)
@@ -115,10 +170,26 @@ def main():
         # one (xner-align --compose-words: words only, never the tags).
         vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed")
         methods = "subword" if target == "bn" else "stem,subword"
-        sh([ALLENNLP, "xner-align", "--method", "projection",
-            "--source", os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
-            "--dictionary", dictionary, "--output-dir", vector_dir,
-            "--compose-words", dev, "--compose-encoding", dev_encoding, "--compose", methods])
+        sh(
+            [
+                ALLENNLP,
+                "xner-align",
+                "--method",
+                "projection",
+                "--source",
+                os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
+                "--dictionary",
+                dictionary,
+                "--output-dir",
+                vector_dir,
+                "--compose-words",
+                dev,
+                "--compose-encoding",
+                dev_encoding,
+                "--compose",
+                methods,
+            ]
+        )
         target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
         with open(os.path.join(vector_dir, "alignment.json")) as handle:
             composition = json.load(handle)["settings"]["composition"]
@@ -168,8 +239,11 @@ def main():
         train_files = [os.path.join(data, SOURCE_TRAIN[s]) for s in MULTI_SOURCES[target]]
     profile = args.profile
     if args.backend == "encoder":
-        env.update(XNER_ENCODER=args.encoder, XNER_TARGET=target,
-                   XNER_TRANSLATION="replace" if args.variant == "replace" else "append")
+        env.update(
+            XNER_ENCODER=args.encoder,
+            XNER_TARGET=target,
+            XNER_TRANSLATION="replace" if args.variant == "replace" else "append",
+        )
         # The encoder configs have their own hyper-parameters (training_configs/encoder/).
         profile = "encoder"
 
@@ -177,31 +251,56 @@ def main():
     self_training = None
     if args.variant == "self_train":
         if target not in UNLABELLED_TEXT:
-            raise SystemExit(f"no unlabelled text for {target}: self-training runs exist for "
-                             f"{', '.join(UNLABELLED_TEXT)}")
+            raise SystemExit(
+                f"no unlabelled text for {target}: self-training runs exist for "
+                f"{', '.join(UNLABELLED_TEXT)}"
+            )
         # An encoder teacher is the encoder backend's full model; later rounds use the
         # student's previous round, so only round 1 names the teacher.
         teacher_tag = "" if args.teacher == "same" else f"_{args.teacher}"
-        previous = (f"en_to_{target}-full-{'encoder' if args.teacher == 'encoder' else profile}"
-                    if args.round == 1
-                    else f"en_to_{target}-self_train{args.round - 1}{teacher_tag}-{profile}")
+        previous = (
+            f"en_to_{target}-full-{'encoder' if args.teacher == 'encoder' else profile}"
+            if args.round == 1
+            else f"en_to_{target}-self_train{args.round - 1}{teacher_tag}-{profile}"
+        )
         teacher = os.path.join(args.runs, previous, "model.tar.gz")
         if not os.path.isfile(teacher):
-            raise SystemExit(f"self_train round {args.round} needs {teacher} (run round "
-                             f"{args.round - 1} first: VARIANT=full for round 1)")
+            raise SystemExit(
+                f"self_train round {args.round} needs {teacher} (run round "
+                f"{args.round - 1} first: VARIANT=full for round 1)"
+            )
         name = f"en_to_{target}-self_train{args.round}{teacher_tag}-{profile}"
-        pseudo = os.path.join(args.runs, "pseudo",
-                              f"{target}-round{args.round}{teacher_tag}-t{args.threshold}.conll")
+        pseudo = os.path.join(
+            args.runs, "pseudo", f"{target}-round{args.round}{teacher_tag}-t{args.threshold}.conll"
+        )
         os.makedirs(os.path.dirname(pseudo), exist_ok=True)
         started_pseudo = time.time()
-        sh([ALLENNLP, "xner-self-train", teacher, os.path.join(data, UNLABELLED_TEXT[target]),
-            "--input-format", "conll", "--threshold", str(args.threshold), "--output-file", pseudo],
-           env=env, log=os.path.join(args.runs, f"{name}.pseudo.log"))
+        sh(
+            [
+                ALLENNLP,
+                "xner-self-train",
+                teacher,
+                os.path.join(data, UNLABELLED_TEXT[target]),
+                "--input-format",
+                "conll",
+                "--threshold",
+                str(args.threshold),
+                "--output-file",
+                pseudo,
+            ],
+            env=env,
+            log=os.path.join(args.runs, f"{name}.pseudo.log"),
+        )
         with open(os.path.join(args.runs, f"{name}.pseudo.log")) as handle:
             summary_line = [line for line in handle if "sentences kept" in line][-1].strip()
-        self_training = {"round": args.round, "threshold": args.threshold, "teacher": previous,
-                         "teacher_backend": args.teacher if args.round == 1 else "same",
-                         "pseudo_seconds": round(time.time() - started_pseudo), "summary": summary_line}
+        self_training = {
+            "round": args.round,
+            "threshold": args.threshold,
+            "teacher": previous,
+            "teacher_backend": args.teacher if args.round == 1 else "same",
+            "pseudo_seconds": round(time.time() - started_pseudo),
+            "summary": summary_line,
+        }
         env["XNER_PSEUDO"] = pseudo
     run_dir = os.path.join(args.runs, name)
     os.makedirs(args.runs, exist_ok=True)
@@ -212,11 +311,17 @@ def main():
 
     archive = os.path.join(run_dir, "model.tar.gz")
     dev_metrics_file = os.path.join(run_dir, "dev_metrics.json")
-    sh([ALLENNLP, "evaluate", archive, dev, "--output-file", dev_metrics_file], env=env,
-       log=os.path.join(args.runs, f"{name}.evaluate.log"))
+    sh(
+        [ALLENNLP, "evaluate", archive, dev, "--output-file", dev_metrics_file],
+        env=env,
+        log=os.path.join(args.runs, f"{name}.evaluate.log"),
+    )
     report_file = os.path.join(run_dir, "dev_report.json")
-    sh([ALLENNLP, "xner-report", archive, dev, "--output-file", report_file], env=env,
-       log=os.path.join(args.runs, f"{name}.report.log"))
+    sh(
+        [ALLENNLP, "xner-report", archive, dev, "--output-file", report_file],
+        env=env,
+        log=os.path.join(args.runs, f"{name}.report.log"),
+    )
     wall = time.time() - started
 
     with open(dev_metrics_file) as handle:
@@ -260,7 +365,8 @@ def main():
         # The first epoch also encodes every sentence not yet in the feature cache.
         "feature_cache_seconds": (
             round(max(0.0, durations[0] - sorted(durations[1:])[len(durations[1:]) // 2]))
-            if args.backend == "encoder" and len(durations) > 1 else None
+            if args.backend == "encoder" and len(durations) > 1
+            else None
         ),
         "wall_seconds": round(wall),
         "epochs": epochs,
@@ -321,7 +427,8 @@ def append_row(results_path, row):
     else:
         line = (
             f"| {row['target']} | {row['variant']} | {row['profile']} | {100 * row['dev_precision']:.2f} "
-            f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** | {f1_of('1')} / {f1_of('2')} / "
+            f"| {100 * row['dev_recall']:.2f} | **{100 * row['dev_f1']:.2f}** "
+            f"| {f1_of('1')} / {f1_of('2')} / "
             f"{f1_of('>=3')} | {rate(oov.get('type_rate'))} / {rate(oov.get('token_rate'))} "
             f"| {row['epochs']} ({row['best_epoch']}) "
             f"| {row['wall_seconds'] // 60} min | {row['train_tokens_per_second']} | {row['commit']} "

@@ -1,9 +1,10 @@
 """
-A trainer callback for tests/test_distributed.py (not a test module): at the start of training
-each worker writes the words of every training instance its data loader gives it, in order, to
-`<serialization_dir>/instances-worker<rank>.json` (rank 0 outside distributed training).
+A trainer callback for tests/training/test_distributed.py (not a test module): at the start of
+training each worker writes the words of every training instance its data loader gives it, in
+order, to `<serialization_dir>/instances-worker<rank>.json` (rank 0 outside distributed training).
 Loaded with `--include-package tests.distributed_recorder`, so spawned workers register it too.
 """
+
 import json
 import os
 

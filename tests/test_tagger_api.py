@@ -1,4 +1,5 @@
 """The Python API (`xner_allennlp.Tagger`) against `allennlp predict` on the fixture model."""
+
 import io
 import json
 import sys
@@ -8,8 +9,8 @@ import pytest
 from allennlp.commands import main
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp import Tagger
 from tests.xner_model_fixture import trained_archive
+from xner_allennlp import Tagger
 
 SENTENCES = [
     "El presidente de Unión Europea,  Inés Gutiérrez, dimitirá en marzo (dijo Muñoz).",
@@ -36,8 +37,7 @@ def _cli(archive, tmp_path, monkeypatch, lines, *extra):
     monkeypatch.setattr(
         sys,
         "argv",
-        ["allennlp", "predict", str(archive), str(source), "--output-file", str(output),
-         "--silent", *extra],
+        ["allennlp", "predict", str(archive), str(source), "--output-file", str(output), "--silent", *extra],
     )
     main()
     return [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]

@@ -1,9 +1,10 @@
 """
-One small trained en -> es fixture model per test process, shared by test_predictor.py and
-test_report.py: `training_configs/fixture.jsonnet` for 2 epochs on the first sentences of
-fixtures/conll/en.train (a copy of the fixtures with a shorter training file, so that it trains
-in seconds). Not a test module itself.
+One small trained en -> es fixture model per test process, shared by predictors/test_predictor.py,
+evaluation/test_report.py and others: `training_configs/fixture.jsonnet` for 2 epochs on the
+first sentences of fixtures/conll/en.train (a copy of the fixtures with a shorter training file,
+so that it trains in seconds). Not a test module itself.
 """
+
 import atexit
 import contextlib
 import os
@@ -41,7 +42,7 @@ def short_fixtures(root: pathlib.Path, sentences: int) -> pathlib.Path:
     (the rest linked or copied), for runs that must be quick."""
     data = root / "fixtures"
     (data / "conll").mkdir(parents=True)
-    _short_copy(FIXTURES / "conll" / "en.train", sentences, data / "conll" / "en.train")
+    short_copy(FIXTURES / "conll" / "en.train", sentences, data / "conll" / "en.train")
     for name in ("es.dev", "es.test"):
         (data / "conll" / name).write_bytes((FIXTURES / "conll" / name).read_bytes())
     for name in ("vectors", "dictionaries"):
@@ -49,7 +50,8 @@ def short_fixtures(root: pathlib.Path, sentences: int) -> pathlib.Path:
     return data
 
 
-def _short_copy(path: pathlib.Path, sentences: int, target: pathlib.Path) -> None:
+def short_copy(path: pathlib.Path, sentences: int, target: pathlib.Path) -> None:
+    """Writes the first `sentences` sentences (blank-line separated) of a UTF-8 CoNLL file."""
     kept, count = [], 0
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
         kept.append(line)
@@ -74,7 +76,7 @@ def trained_archive() -> pathlib.Path:
         (data / "conll").mkdir(parents=True)
         for name in ("es.dev", "es.test"):
             shutil.copy(FIXTURES / "conll" / name, data / "conll" / name)
-        _short_copy(FIXTURES / "conll" / "en.train", TRAIN_SENTENCES, data / "conll" / "en.train")
+        short_copy(FIXTURES / "conll" / "en.train", TRAIN_SENTENCES, data / "conll" / "en.train")
         for entry in FIXTURES.iterdir():
             if entry.name != "conll":
                 os.symlink(entry, data / entry.name)

@@ -2,6 +2,7 @@
 Zero-shot cross-lingual NER for AllenNLP. Importing the package registers every component
 (allennlp imports it through `.allennlp_plugins`).
 """
+
 import warnings as _warnings
 
 # Third-party warnings that every allennlp start prints and that no user can act on, each
@@ -27,7 +28,7 @@ define_config_variables()
 
 # allennlp-models' tagging pieces only (the crf_tagger model, imported by `models`): the rest of
 # allennlp-models is never imported by this package (the `allennlp` command imports it anyway).
-from xner_allennlp import (  # noqa: E402,F401
+from xner_allennlp import (  # noqa: E402
     commands,
     data,
     dataset_readers,
@@ -40,4 +41,19 @@ from xner_allennlp import (  # noqa: E402,F401
     training,
     translation,
 )
-from xner_allennlp.tagger import Tagger  # noqa: E402,F401
+from xner_allennlp.tagger import Tagger  # noqa: E402
+
+__all__ = [
+    "Tagger",
+    "commands",
+    "data",
+    "dataset_readers",
+    "models",
+    "modules",
+    "predictors",
+    "pretrained",
+    "romanization",
+    "token_embedders",
+    "training",
+    "translation",
+]

@@ -8,9 +8,10 @@ The Python API: tag text with a trained archive without a subprocess.
 A thin layer over `Predictor.from_path(..., "xner_tagger")`: the same dicts as
 `allennlp predict` writes, one per input.
 """
-from typing import List, Optional, Sequence, Union
+
 import os
 import tarfile
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.util import JsonDict
@@ -48,15 +49,13 @@ class Tagger:
 
         if not os.path.isfile(archive_file):
             raise FileNotFoundError(f"model archive not found: {archive_file}")
-        kwargs = {"max_batch_size": batch_size}
+        kwargs: Dict[str, Any] = {"max_batch_size": batch_size}
         if language is not None:
             kwargs["language"] = language
         if num_threads is not None:
             kwargs["num_threads"] = num_threads
         try:
-            predictor = Predictor.from_path(
-                archive_file, "xner_tagger", cuda_device=cuda_device, **kwargs
-            )
+            predictor = Predictor.from_path(archive_file, "xner_tagger", cuda_device=cuda_device, **kwargs)
         except (OSError, EOFError, ValueError, tarfile.TarError) as error:
             raise ConfigurationError(f"{archive_file}: not a readable model archive ({error})") from None
         if not isinstance(predictor._model, XnerCrfTagger):
@@ -68,7 +67,9 @@ class Tagger:
 
     @property
     def language(self) -> str:
-        return self.predictor.language
+        # The `xner_tagger` predictor's tokenizer language (not an attribute of `Predictor`).
+        language: str = getattr(self.predictor, "language")
+        return language
 
     def __call__(self, text: Text) -> JsonDict:
         """Tags one input: a string (tokenized like `allennlp predict`'s plain lines) or a

@@ -10,6 +10,7 @@ from allennlp.commands.subcommand import Subcommand
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import AllenNlpTestCase
 
+from tests.conftest import FIXTURES
 from xner_allennlp.alignment import (
     align_embeddings,
     csls_retrieve,
@@ -18,17 +19,17 @@ from xner_allennlp.alignment import (
     mutual_nearest_neighbors,
     normalize_embeddings,
     parse_normalization,
+    pipeline,
     procrustes,
     project_dictionary,
     unit_rows,
     word_translation_precision,
 )
-from tests.conftest import FIXTURES
-from xner_allennlp.alignment import pipeline
 from xner_allennlp.alignment.pipeline import build_aligned_vectors
 from xner_allennlp.commands.align import XnerAlign
-from xner_allennlp.common import word_vectors
+from xner_allennlp.common import files, word_vectors
 from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.common.vectors.cache import cache_key
 from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors, write_word_vectors
 
 
@@ -56,9 +57,7 @@ def identity_pairs(n):
 
 
 def p_at_1(source, target, pairs, method="nn"):
-    return word_translation_precision(source, target, pairs, ks=(1,), methods=(method,)).precision[
-        method
-    ][1]
+    return word_translation_precision(source, target, pairs, ks=(1,), methods=(method,)).precision[method][1]
 
 
 def direct_csls(queries, keys, k):
@@ -140,9 +139,7 @@ class TestAlignmentMath(AllenNlpTestCase):
         np.testing.assert_array_equal(s2t, best_target)
         expected_pairs = [(i, j) for i, j in enumerate(best_target) if best_query[j] == i]
         assert [tuple(p) for p in pairs] == expected_pairs
-        np.testing.assert_allclose(
-            cosine, (q.numpy() * t.numpy()[best_target]).sum(axis=1), atol=1e-6
-        )
+        np.testing.assert_allclose(cosine, (q.numpy() * t.numpy()[best_target]).sum(axis=1), atol=1e-6)
 
     def test_normalization(self):
         rng = np.random.default_rng(4)
@@ -175,9 +172,7 @@ class TestAlignmentMath(AllenNlpTestCase):
         assert infer_languages("dictionary.txt") is None
 
     def test_projection_by_hand(self):
-        source = WordVectors(
-            ["a", "b", "c"], np.array([[1, 0], [0, 2], [3, 4]], dtype=np.float32)
-        )
+        source = WordVectors(["a", "b", "c"], np.array([[1, 0], [0, 2], [3, 4]], dtype=np.float32))
         pairs = [("a", "x"), ("b", "x"), ("c", "y"), ("zz", "w"), ("a", "x")]
         table, stats = project_dictionary(source, pairs)
         assert table.words == ["x", "y"]
@@ -255,7 +250,7 @@ class TestXnerAlign(AllenNlpTestCase):
         # The binary cache was built by the command: a cache file exists for each output.
         cache = os.environ["XNER_VECTOR_CACHE"]
         for name in ("vectors-en.vec", "vectors-es.vec"):
-            key = word_vectors._cache_key(str(self.out / name), "utf-8", None)
+            key = cache_key(str(self.out / name), "utf-8", None)
             assert os.path.exists(os.path.join(cache, key + ".npy"))
 
         report = json.loads((self.out / "alignment.json").read_text())
@@ -266,9 +261,16 @@ class TestXnerAlign(AllenNlpTestCase):
     def test_source_to_target_with_normalization(self):
         self.rotated()
         report = build_aligned_vectors(
-            self.src, self.train, str(self.out), target=self.tgt, eval_dictionary=self.test,
-            normalize="center,renorm", direction="source-to-target", source_lang="eng",
-            target_lang="spa", refinement_rounds=1,
+            self.src,
+            self.train,
+            str(self.out),
+            target=self.tgt,
+            eval_dictionary=self.test,
+            normalize="center,renorm",
+            direction="source-to-target",
+            source_lang="eng",
+            target_lang="spa",
+            refinement_rounds=1,
         )
         assert report.evaluation["precision"]["nn"][1] == 1.0
         es = load_word_vectors(str(self.out / "vectors-spa.vec"))
@@ -335,9 +337,7 @@ class TestXnerAlign(AllenNlpTestCase):
 
         monkeypatch.setattr(word_vectors, "write_word_vectors", failing)
         with pytest.raises(OSError, match="disk full"):
-            build_aligned_vectors(
-                self.src, self.train, str(self.out), target=self.tgt, refinement_rounds=0
-            )
+            build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt, refinement_rounds=0)
         assert not self.out.exists()  # the directory it created is gone too
 
         # An output directory that exists keeps only what it had.
@@ -345,9 +345,7 @@ class TestXnerAlign(AllenNlpTestCase):
         (self.out / "notes.txt").write_text("mine")
         calls.clear()
         with pytest.raises(OSError, match="disk full"):
-            build_aligned_vectors(
-                self.src, self.train, str(self.out), target=self.tgt, refinement_rounds=0
-            )
+            build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt, refinement_rounds=0)
         assert os.listdir(self.out) == ["notes.txt"]
 
     def cli_error(self, arguments, capsys, after_progress=False):
@@ -456,7 +454,9 @@ class TestXnerAlign(AllenNlpTestCase):
     def test_dictionary_name_says_the_reverse_direction(self):
         self.rotated()
         named = self.text("es-en.txt", "".join(f"s{i} t{i}\n" for i in range(60)))
-        with pytest.raises(InputFormatError, match=r"es-en\.txt: the dictionary looks reversed: its name says es-en"):
+        with pytest.raises(
+            InputFormatError, match=r"es-en\.txt: the dictionary looks reversed: its name says es-en"
+        ):
             build_aligned_vectors(self.src, named, str(self.out), target=self.tgt,
                                   source_lang="en", target_lang="es")  # fmt: skip
         self.assert_no_output()
@@ -490,7 +490,7 @@ class TestXnerAlign(AllenNlpTestCase):
                 raise OSError(28, "No space left on device", str(destination))
             return real(source, destination)
 
-        monkeypatch.setattr(pipeline.os, "replace", fails_on_the_report)
+        monkeypatch.setattr(files.os, "replace", fails_on_the_report)  # in write_together
         with pytest.raises(OSError, match="No space left"):
             build_aligned_vectors(self.src, self.train, str(self.out), target=self.tgt,
                                   refinement_rounds=1, normalize="renorm")  # fmt: skip
@@ -514,10 +514,8 @@ class TestXnerAlign(AllenNlpTestCase):
         def denied(dir, prefix):
             raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "abc123"))
 
-        monkeypatch.setattr(pipeline.tempfile, "mkdtemp", denied)
-        line = self.cli_error(
-            common + ["--output-dir", self.out, "--refinement-rounds", "0"], capsys, True
-        )
+        monkeypatch.setattr(files.tempfile, "mkdtemp", denied)  # write_together's staging
+        line = self.cli_error(common + ["--output-dir", self.out, "--refinement-rounds", "0"], capsys, True)
         assert line == f"error: [Errno 13] Permission denied: '{self.out}/vectors-en.vec'"
 
     def test_projection_command(self, capsys):

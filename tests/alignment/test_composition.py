@@ -56,8 +56,12 @@ def test_stem_matcher_uses_words_with_the_same_stem():
 def test_compose_missing_takes_the_first_method_that_places_a_word():
     words, matrix = _table()
     new, rows, counts = compose_missing(
-        ["bundesregierung", "landtage", "bundeshausrat", "bundesregierung"], words, matrix,
-        ["stem", "subword"], "de", composer=SubwordComposer(buckets=2**12),
+        ["bundesregierung", "landtage", "bundeshausrat", "bundesregierung"],
+        words,
+        matrix,
+        ["stem", "subword"],
+        "de",
+        composer=SubwordComposer(buckets=2**12),
     )
     assert new == ["landtage", "bundeshausrat"]  # known words and repeats left out
     assert counts == {"stem": 1, "subword": 1}

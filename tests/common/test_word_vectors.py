@@ -8,6 +8,7 @@ from allennlp.common.testing import AllenNlpTestCase
 
 from xner_allennlp.common import word_vectors
 from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.common.vectors.cache import cache_key
 from xner_allennlp.common.word_vectors import (
     WordVectors,
     load_word_vectors,
@@ -105,7 +106,7 @@ class TestWordVectors(AllenNlpTestCase):
         write_word_vectors(str(path), table, precision=9)
         cache = self.TEST_DIR / "cache"
         fresh(path, cache_dir=str(cache))
-        prefix = str(cache / word_vectors._cache_key(str(path), "utf-8", None))
+        prefix = str(cache / cache_key(str(path), "utf-8", None))
         return table, path, cache, prefix
 
     def assert_rebuilt(self, table, path, cache, caplog, damaged=True):
@@ -162,7 +163,7 @@ class TestWordVectors(AllenNlpTestCase):
         # A cache from before the row-count check (no metadata) of a truncated download.
         path = self.write("cut.vec", "3 2\na 1 2\nb 3 4\n")
         cache = self.TEST_DIR / "cache"
-        prefix = str(cache / word_vectors._cache_key(str(path), "utf-8", None))
+        prefix = str(cache / cache_key(str(path), "utf-8", None))
         cache.mkdir()
         np.save(prefix + ".npy", np.array([[1, 2], [3, 4]], np.float32))
         open(prefix + ".words", "w").write("a\nb")
@@ -171,7 +172,9 @@ class TestWordVectors(AllenNlpTestCase):
 
     def test_header_promising_more_rows_than_the_file_has(self):
         text = "5 2\na 1 2\nb 3 4\n"
-        message = r"cut\.vec(\.gz)?:1: the header promises 5 vectors, but the file has only 2 rows: it is truncated"
+        message = (
+            r"cut\.vec(\.gz)?:1: the header promises 5 vectors, but the file has only 2 rows: it is truncated"
+        )
         path = self.write("cut.vec", text)
         with pytest.raises(InputFormatError, match=message):
             fresh(path)

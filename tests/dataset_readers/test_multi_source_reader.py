@@ -6,8 +6,8 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import AllenNlpTestCase
 from allennlp.data import DatasetReader
 
-from tests.xner_model_fixture import FIXTURES
 import xner_allennlp  # noqa: F401
+from tests.xner_model_fixture import FIXTURES
 
 
 def _reader(sources):

@@ -1,6 +1,5 @@
 import gzip
 import logging
-import random
 import re
 import time
 from collections import Counter
@@ -12,17 +11,13 @@ from allennlp.common.testing import AllenNlpTestCase
 from allennlp.data import DatasetReader, Token, Vocabulary
 from allennlp.data.dataset_readers.dataset_reader import WorkerInfo
 
+from tests.conftest import FIXTURES
 from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.data.romanized_token import RomanizedToken
 from xner_allennlp.data.token_indexers import RomanizedCharactersIndexer
 from xner_allennlp.dataset_readers.normalization import normalize_word
-from xner_allennlp.dataset_readers.xner_conll import (
-    XnerConllReader,
-    entity_units,
-    shuffle_keeping_entities,
-)
+from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
 from xner_allennlp.romanization.romanizer import Romanizer
-from tests.conftest import FIXTURES
 
 
 def tags_of(instances):
@@ -165,10 +160,6 @@ class TestXnerConllReader(AllenNlpTestCase):
         )
         assert isinstance(reader, XnerConllReader)
 
-    def test_unknown_translation_mode(self):
-        with pytest.raises(ConfigurationError, match="replace, append"):
-            XnerConllReader(translation_mode="both")
-
     # ---------------------------------------------------------------- bad input
 
     def test_one_column_line(self):
@@ -178,7 +169,9 @@ class TestXnerConllReader(AllenNlpTestCase):
 
     def test_bad_tag(self):
         path = self.write("a O\n\nb TIM\n")
-        with pytest.raises(InputFormatError, match=r"data\.txt:3: tag 'TIM' is not O or B-/I-/E-/L-/S-/U-TYPE.*tag_map"):
+        with pytest.raises(
+            InputFormatError, match=r"data\.txt:3: tag 'TIM' is not O or B-/I-/E-/L-/S-/U-TYPE.*tag_map"
+        ):
             list(XnerConllReader().read(path))
         path = self.write("a X-PER\n", name="x.txt")
         with pytest.raises(InputFormatError, match=r"x\.txt:1: tag 'X-PER'"):
@@ -250,9 +243,7 @@ class TestXnerConllReader(AllenNlpTestCase):
             with pytest.raises(InputFormatError, match=re.escape(f"{name}: no sentences")):
                 list(XnerConllReader().read(path))
             source = {"path": path, "reader": {"type": "xner_conll"}}
-            multi = DatasetReader.from_params(
-                Params({"type": "multi_source", "sources": {"x": source}})
-            )
+            multi = DatasetReader.from_params(Params({"type": "multi_source", "sources": {"x": source}}))
             with pytest.raises(InputFormatError, match="no sentences"):
                 list(multi.read("x"))
 
@@ -330,18 +321,8 @@ class TestXnerConllReader(AllenNlpTestCase):
 
     # ---------------------------------------------------------------- shuffle
 
-    def test_shuffle_keeps_words_and_entities(self):
-        words = ["The", "New", "York", "Times", "said", "John", "Smith", "left", "Paris", "."]
-        tags = ["O", "B-ORG", "I-ORG", "L-ORG", "O", "B-PER", "L-PER", "O", "U-LOC", "O"]
-        seen = set()
-        for seed in range(20):
-            shuffled, shuffled_tags = shuffle_keeping_entities(words, tags, random.Random(seed))
-            assert sorted(zip(shuffled, shuffled_tags)) == sorted(zip(words, tags))
-            text = " ".join(shuffled)
-            assert "New York Times" in text and "John Smith" in text
-            assert [shuffled[s:e] for s, e in entity_units(shuffled_tags) if e - s > 1] != []
-            seen.add(text)
-        assert len(seen) > 1
+    # test_shuffle_keeps_words_and_entities (shuffle_keeping_entities itself, and the shuffle
+    # ablation's reader on the fixtures): tests/end_to_end/test_ablations.py.
 
     def test_shuffle_option_is_seeded(self):
         path = self.write("".join(f"w{i} O\n" for i in range(12)) + "A B-PER\nB L-PER\n")
@@ -356,8 +337,14 @@ class TestXnerConllReader(AllenNlpTestCase):
 class _DictionaryTranslator:
     """A word-for-word English -> German lookup; other words stay as they are."""
 
-    words = {"the": "die", "government": "regierung", "met": "traf", "in": "in", "berlin": "berlin",
-             "ministers": "minister"}
+    words = {
+        "the": "die",
+        "government": "regierung",
+        "met": "traf",
+        "in": "in",
+        "berlin": "berlin",
+        "ministers": "minister",
+    }
 
     def translate(self, words):
         return [self.words.get(w, w) for w in words]

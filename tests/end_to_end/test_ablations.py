@@ -1,6 +1,6 @@
 import collections
 import json
-import pathlib
+import random
 
 import pytest
 from allennlp.commands.train import train_model_from_file
@@ -8,10 +8,10 @@ from allennlp.common import Params
 from allennlp.data import DatasetReader
 from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to_spans
 
+from tests.conftest import FIXTURES, ROOT
+from xner_allennlp.dataset_readers.xner_conll import entity_units, shuffle_keeping_entities
 from xner_allennlp.token_embedders.aligned_vectors import AlignedVectorsEmbedder
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "fixtures"
 CONFIGS = ROOT / "training_configs"
 ABLATIONS = ["shuffle", "word_only", "char_only", "no_translation", "no_uroman"]
 TRAIN_SENTENCES = 40
@@ -102,7 +102,23 @@ def _entities(words, tags):
 
 
 def test_shuffle_keeps_words_and_entities(fixture_env, monkeypatch):
-    # Without the translator, so that the shuffled and unshuffled sentences have the same words.
+    # The shuffle itself, on a hand-made sentence: same (word, tag) pairs, each entity's words
+    # together and in order, and more than one order over the seeds.
+    words = ["The", "New", "York", "Times", "said", "John", "Smith", "left", "Paris", "."]
+    tags = ["O", "B-ORG", "I-ORG", "L-ORG", "O", "B-PER", "L-PER", "O", "U-LOC", "O"]
+    seen = set()
+    for seed in range(20):
+        new_words, new_tags = shuffle_keeping_entities(words, tags, random.Random(seed))
+        assert sorted(zip(new_words, new_tags)) == sorted(zip(words, tags))
+        text = " ".join(new_words)
+        assert "New York Times" in text and "John Smith" in text
+        assert [new_words[s:e] for s, e in entity_units(new_tags) if e - s > 1] != []
+        assert _entities(new_words, new_tags) == _entities(words, tags)
+        seen.add(text)
+    assert len(seen) > 1
+
+    # The shuffle ablation's training reader on the fixture sentences, against the same reader
+    # without shuffling; without the translator, so that both have the same words.
     monkeypatch.setenv("XNER_DICTIONARY", "none")
     params = Params.from_file(str(CONFIGS / "ablations" / "shuffle.jsonnet"))
     reader_params = params.pop("dataset_reader")

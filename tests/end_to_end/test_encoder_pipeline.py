@@ -5,6 +5,7 @@ moved away), `allennlp evaluate` on the archive, and the `xner_tagger` predictor
 after the checkpoint directory is gone (config and tokenizer from the archive, weights from the
 encoder store).
 """
+
 import json
 import os
 import shutil
@@ -24,10 +25,10 @@ from allennlp.predictors import Predictor
 from transformers import AutoTokenizer
 
 from tests.conftest import FIXTURES, ROOT
-from tests.test_predictor import SENTENCES, _check_offsets, _stub_tags
-from tests.xner_model_fixture import _short_copy, environment
-from xner_allennlp.pretrained.resolve import file_sha256
+from tests.predictors.test_predictor import SENTENCES, check_offsets, stub_tags
+from tests.xner_model_fixture import environment, short_copy
 from xner_allennlp.predictors.xner_tagger import XnerTaggerPredictor
+from xner_allennlp.pretrained.resolve import file_sha256
 from xner_allennlp.token_embedders.cached_transformer_mismatched import (
     CachedTransformerMismatchedEmbedder,
 )
@@ -51,7 +52,7 @@ def trained(tmp_path_factory):
     (data / "conll").mkdir(parents=True)
     for name in ("es.dev", "es.test"):
         shutil.copy(FIXTURES / "conll" / name, data / "conll" / name)
-    _short_copy(FIXTURES / "conll" / "en.train", TRAIN_SENTENCES, data / "conll" / "en.train")
+    short_copy(FIXTURES / "conll" / "en.train", TRAIN_SENTENCES, data / "conll" / "en.train")
     for name in ("vectors", "dictionaries"):
         os.symlink(FIXTURES / name, data / name)
     shutil.copytree(FIXTURES / "encoder" / "tiny-bert", data / "encoder" / "tiny-bert")
@@ -121,8 +122,16 @@ def test_train_archive_and_evaluate(trained, tmp_path, monkeypatch):
     monkeypatch.setattr(
         sys,
         "argv",
-        ["allennlp", "evaluate", str(trained.archive), str(trained.data / "conll" / "es.test"),
-         "--output-file", str(output), "--cuda-device", "-1"],
+        [
+            "allennlp",
+            "evaluate",
+            str(trained.archive),
+            str(trained.data / "conll" / "es.test"),
+            "--output-file",
+            str(output),
+            "--cuda-device",
+            "-1",
+        ],
     )
     main()
     evaluated = json.loads(output.read_text())
@@ -146,7 +155,7 @@ def _predict_everything(predictor, check_words=True):
             for instance, output in zip(instances, outputs):
                 words = instance["metadata"]["words"]
                 assert len(output["tags"]) == len(words)  # one tag per word, whatever its pieces
-                output["tags"] = _stub_tags(words)
+                output["tags"] = stub_tags(words)
             return outputs
 
         tagger.predict_batch_instance = with_stub_tags
@@ -170,10 +179,10 @@ def test_predictor_after_the_checkpoint_is_moved(trained):
         for (language, sentence), output in after.items():
             assert output["tokens"] and len(output["tags"]) == len(output["tokens"])
             assert all(tag[0] in "BILUO" for tag in output["tags"])
-            _check_offsets(sentence, output)
+            check_offsets(sentence, output)
         for (language, sentence), output in stubbed.items():
             assert output["entities"], (language, sentence)
-            _check_offsets(sentence, output)
+            check_offsets(sentence, output)
         texts = {e["text"] for output in stubbed.values() for e in output["entities"]}
         for word in ("Zwischenstaatlichkeitsverhandlungen", "Quetzalcóatl", "চ্যাম্পিয়নশিপের", "Größmann"):
             assert word in " ".join(texts), word
@@ -201,7 +210,9 @@ def test_encoder_directory_without_config(trained, monkeypatch):
     (no_config / "pytorch_model.bin").write_bytes(b"")
     monkeypatch.setenv("XNER_ENCODER", str(no_config))
     config = Params.from_file(CONFIG).as_dict(quiet=True)
-    assert config["model"]["text_field_embedder"]["token_embedders"]["encoder"]["model_name"] == str(no_config)
+    assert config["model"]["text_field_embedder"]["token_embedders"]["encoder"]["model_name"] == str(
+        no_config
+    )
     pattern = rf"encoder directory {no_config} has no config\.json"
     with pytest.raises(ConfigurationError, match=pattern):
         DatasetReader.from_params(Params(config["dataset_reader"]))

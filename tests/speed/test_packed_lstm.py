@@ -1,28 +1,24 @@
 import pytest
 import torch
 from allennlp.common import Params
-from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import AllenNlpTestCase
 from allennlp.modules.seq2seq_encoders import Seq2SeqEncoder
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from xner_allennlp.speed.packed_lstm import PackedLstmSeq2SeqEncoder
 from xner_allennlp.speed.packed_recurrence import (
     final_states,
     packed_layout,
     run_packed_lstm,
     sequence_outputs,
 )
-from xner_allennlp.speed.packed_lstm import PackedLstmSeq2SeqEncoder
-from xner_allennlp.training.threads import TorchThreadsCallback, auto_threads, resolve_threads
 
 
 def reference(lstm, inputs, lengths):
     """torch.nn.LSTM on a PackedSequence: outputs (N, L, K*H) and final states (N, K*H)."""
     batch, length, _ = inputs.shape
     nonempty = lengths > 0
-    packed = pack_padded_sequence(
-        inputs[nonempty], lengths[nonempty], batch_first=True, enforce_sorted=False
-    )
+    packed = pack_padded_sequence(inputs[nonempty], lengths[nonempty], batch_first=True, enforce_sorted=False)
     output, (hidden, _) = lstm(packed)
     output, _ = pad_packed_sequence(output, batch_first=True, total_length=length)
     outputs = inputs.new_zeros(batch, length, output.size(-1))
@@ -52,9 +48,7 @@ class TestPackedLstm(AllenNlpTestCase):
         w1, w2 = torch.randn_like(outputs), torch.randn_like(finals)
         wrt = [self.inputs] + list(lstm.parameters())
         ours = torch.autograd.grad((outputs * w1).sum() + (finals * w2).sum(), wrt)
-        theirs = torch.autograd.grad(
-            (expected_outputs * w1).sum() + (expected_finals * w2).sum(), wrt
-        )
+        theirs = torch.autograd.grad((expected_outputs * w1).sum() + (expected_finals * w2).sum(), wrt)
         for a, b in zip(ours, theirs):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
@@ -106,25 +100,3 @@ class TestPackedLstmEncoder(AllenNlpTestCase):
         _, ours = self.pair()
         out = ours(torch.randn(2, 3, 4, dtype=torch.double), torch.zeros(2, 3, dtype=torch.bool))
         assert out.shape == (2, 3, 6) and out.abs().sum() == 0
-
-
-class TestTorchThreads(AllenNlpTestCase):
-    def test_resolve(self):
-        assert resolve_threads(3) == 3
-        assert resolve_threads("2") == 2
-        assert 1 <= resolve_threads("auto") == auto_threads()
-        assert resolve_threads("") == auto_threads()
-        for bad in ("many", 0, "-1"):
-            with pytest.raises(ConfigurationError, match="positive integer or 'auto'"):
-                resolve_threads(bad)
-
-    def test_callback_sets_threads(self):
-        before = torch.get_num_threads()
-        try:
-            callback = TorchThreadsCallback(str(self.TEST_DIR), num_threads=1)
-            callback.on_start(trainer=None)
-            assert torch.get_num_threads() == 1
-        finally:
-            torch.set_num_threads(before)
-        with pytest.raises(ConfigurationError):
-            TorchThreadsCallback(str(self.TEST_DIR), num_threads="lots")

@@ -3,6 +3,7 @@ The configs' `speed` field (XNER_SPEED): `false` builds allennlp's stock modules
 default) their drop-in versions from xner_allennlp/speed/, with the same parameters and the
 same outputs.
 """
+
 import copy
 
 import pytest
@@ -14,6 +15,7 @@ from allennlp.modules import ConditionalRandomField
 from allennlp.modules.seq2seq_encoders import LstmSeq2SeqEncoder
 from allennlp.modules.token_embedders import TokenCharactersEncoder
 
+from tests.conftest import FIXTURES, ROOT
 from xner_allennlp.models.crf_tagger import XnerCrfTagger
 from xner_allennlp.speed import (
     BatchedConditionalRandomField,
@@ -21,8 +23,6 @@ from xner_allennlp.speed import (
     UniqueCharacterEncoder,
 )
 from xner_allennlp.training.span_f1 import DistributedSpanBasedF1Measure
-
-from tests.conftest import FIXTURES, ROOT
 
 CONFIGS = {
     "static": ROOT / "training_configs" / "fixture.jsonnet",

@@ -74,7 +74,9 @@ class TestAlignedVectors(AllenNlpTestCase):
     def test_truncated_vector_file_is_an_error(self):
         # A download cut short: the header promises more rows than the file has.
         self.es.write_text("30 2\ncasa 0.1 0.9\nthe 7 7\n")
-        with pytest.raises(InputFormatError, match=r"es\.vec:1: the header promises 30 vectors, but the file has only 2"):
+        with pytest.raises(
+            InputFormatError, match=r"es\.vec:1: the header promises 30 vectors, but the file has only 2"
+        ):
             AlignedVectorsEmbedder(2, [str(self.en), str(self.es)], vocab=self.vocab("casa"))
 
     def test_missing_vector_file_is_named(self):

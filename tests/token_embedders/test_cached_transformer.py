@@ -4,6 +4,7 @@ The `cached_transformer_mismatched` token embedder on the tiny random encoder
 `pretrained_transformer_mismatched` up to float16, computed once per sentence and cached in
 memory and on disk under a fingerprint of the encoder's weights and the feature recipe.
 """
+
 import math
 import shutil
 
@@ -61,7 +62,9 @@ class TestCachedTransformerMismatched(AllenNlpTestCase):
         pieces = self.inputs["offsets"][3, :, 1] - self.inputs["offsets"][3, :, 0] + 1
         assert pieces[0] >= 8 and pieces[1] >= 8  # the long words really are split
         for mode in ("avg", "first"):
-            reference = PretrainedTransformerMismatchedEmbedder(TINY, sub_token_mode=mode, train_parameters=False)
+            reference = PretrainedTransformerMismatchedEmbedder(
+                TINY, sub_token_mode=mode, train_parameters=False
+            )
             with torch.no_grad():
                 expected = reference.eval()(**self.inputs)
                 ours = embedder(sub_token_mode=mode)(**self.inputs)
@@ -151,7 +154,11 @@ class TestCachedTransformerMismatched(AllenNlpTestCase):
         torch.testing.assert_close(output, 2 * (0.75 * one + 0.25 * two), rtol=1e-5, atol=1e-5)
         output.sum().backward()
         trainable = [name for name, p in mix.named_parameters() if p.requires_grad]
-        assert sorted(trainable) == ["_scalar_mix.gamma", "_scalar_mix.scalar_parameters.0", "_scalar_mix.scalar_parameters.1"]
+        assert sorted(trainable) == [
+            "_scalar_mix.gamma",
+            "_scalar_mix.scalar_parameters.0",
+            "_scalar_mix.scalar_parameters.1",
+        ]
         assert all(p.grad is not None for p in mix._scalar_mix.parameters())
         assert all(p.grad is None for p in mix.transformer.parameters())
 
@@ -167,7 +174,9 @@ class TestCachedTransformerMismatched(AllenNlpTestCase):
         from transformers import AutoModel
 
         words = ("Inés visitó Würzburg con la Unión Europea y Joaquín Muñoz en Passau . " * 3).split()
-        long = batch([" ".join(words), " ".join(words[:5] + ["Zwischenstaatlichkeitsverhandlungen"] + words[5:9])])
+        long = batch(
+            [" ".join(words), " ".join(words[:5] + ["Zwischenstaatlichkeitsverhandlungen"] + words[5:9])]
+        )
         offsets, ids = long["offsets"][0], long["token_ids"][0]
         assert int(long["wordpiece_mask"][0].sum()) > 3 * 8  # several windows
         windowed = embedder(max_length=8)(**long)

@@ -4,6 +4,7 @@ the span F1 metric adds its counts up across workers, the reader refuses to leav
 without sentences, and the caches that several workers build at once (word vectors, encoder
 features) stay consistent.
 """
+
 import json
 import multiprocessing
 import os
@@ -82,8 +83,17 @@ def test_two_cpu_workers_train_like_one_process(tmp_path, monkeypatch):
     distributed, single = tmp_path / "distributed", tmp_path / "single"
     # The real command, as the README gives it; its two workers are spawned processes.
     result = subprocess.run(
-        [ALLENNLP, "train", CONFIG, "-s", str(distributed), "-o", OVERRIDES,
-         "--include-package", "tests.distributed_recorder"],
+        [
+            ALLENNLP,
+            "train",
+            CONFIG,
+            "-s",
+            str(distributed),
+            "-o",
+            OVERRIDES,
+            "--include-package",
+            "tests.distributed_recorder",
+        ],
         cwd=ROOT,
         env=dict(os.environ, XNER_DISTRIBUTED="-1,-1", OMP_NUM_THREADS="1", TQDM_DISABLE="1"),
         stdout=subprocess.PIPE,
@@ -117,9 +127,16 @@ def test_two_cpu_workers_train_like_one_process(tmp_path, monkeypatch):
     # allennlp evaluate on the distributed archive, in this (one) process.
     output = tmp_path / "metrics.json"
     monkeypatch.setattr(
-        sys, "argv",
-        ["allennlp", "evaluate", str(distributed / "model.tar.gz"), str(data / "conll" / "es.test"),
-         "--output-file", str(output)],
+        sys,
+        "argv",
+        [
+            "allennlp",
+            "evaluate",
+            str(distributed / "model.tar.gz"),
+            str(data / "conll" / "es.test"),
+            "--output-file",
+            str(output),
+        ],
     )
     main()
     evaluated = json.loads(output.read_text(encoding="utf-8"))
@@ -189,7 +206,9 @@ def _gloo_worker(rank: int, rendezvous: str, directory: str, results) -> None:
         # After reset, nothing is left on either worker.
         result["after_reset"] = metric.get_metric()
         reader = XnerConllReader()
-        result["shard"] = [i["metadata"]["words"] for i in reader.read(os.path.join(directory, "three.conll"))]
+        result["shard"] = [
+            i["metadata"]["words"] for i in reader.read(os.path.join(directory, "three.conll"))
+        ]
         try:
             list(reader.read(os.path.join(directory, "one.conll")))
             result["one"] = "no error"
@@ -246,7 +265,9 @@ def test_span_f1_adds_up_across_two_gloo_workers(tmp_path):
     for result in results:
         assert result["metric"] == expected  # exactly: the same counts
         assert result["after_reset"] == {
-            "precision-overall": 0.0, "recall-overall": 0.0, "f1-measure-overall": 0.0
+            "precision-overall": 0.0,
+            "recall-overall": 0.0,
+            "f1-measure-overall": 0.0,
         }
     # In one process the distributed metric is span_f1 itself.
     alone = DistributedSpanBasedF1Measure(_vocabulary(), "labels", label_encoding="BIOUL")
@@ -299,7 +320,11 @@ def _feature_cache_worker(rank: int, directory: str, trials: int, barrier, resul
             barrier.wait(60)  # a timeout, so that one worker's error does not hang the other
             fresh = FeatureCache("fingerprint", (2, 3), cache_dir=trial_directory)
             found = fresh.get_many([f"k{i}".encode() for i in range(180)])  # disk only
-            wrong = [i for i, v in enumerate(found) if v is None or v.shape != (1 + i % 4, 2, 3) or not (v == i).all()]
+            wrong = [
+                i
+                for i, v in enumerate(found)
+                if v is None or v.shape != (1 + i % 4, 2, 3) or not (v == i).all()
+            ]
             if wrong:
                 bad[trial] = wrong
             cache.close()

@@ -10,6 +10,7 @@ a callback this module registers) a batch into epoch 1, after the checkpoint tha
 recovered, it kills itself again in epoch 3, after a mid-epoch checkpoint; recovered once more,
 it finishes.
 """
+
 import json
 import os
 import pathlib
@@ -47,8 +48,18 @@ class KillCallback(TrainerCallback):
     """SIGKILLs the training process after training batch `B` of epoch `E`, where the
     environment variable XNER_TEST_KILL_AT is "E,B" (does nothing without it)."""
 
-    def on_batch(self, trainer, batch_inputs, batch_outputs, batch_metrics, epoch, batch_number,
-                 is_training, is_primary=True, **kwargs):
+    def on_batch(
+        self,
+        trainer,
+        batch_inputs,
+        batch_outputs,
+        batch_metrics,
+        epoch,
+        batch_number,
+        is_training,
+        is_primary=True,
+        **kwargs,
+    ):
         target = os.environ.get(KILL_ENV)
         if is_training and target and (epoch, batch_number) == tuple(map(int, target.split(","))):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -84,7 +95,7 @@ import json, os, sys, traceback
 import allennlp.__main__
 from allennlp.common.plugins import import_plugins
 import_plugins()
-import tests.test_recover
+import tests.training.test_recover
 for line in sys.stdin:
     children = []
     for run in json.loads(line):
@@ -127,8 +138,14 @@ class _Runner:
         self._stderr = logs / "zygote.log"
         with open(self._stderr, "w") as stderr:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _ZYGOTE], cwd=ROOT, env=env, stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True,
+                [sys.executable, "-c", _ZYGOTE],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                start_new_session=True,
             )
 
     def train(self, *runs: Tuple[pathlib.Path, str, Tuple[str, ...], Optional[str]]):
@@ -138,8 +155,18 @@ class _Runner:
         for directory, overrides, extra, kill_at in runs:
             self._count += 1
             log = self._logs / f"run{self._count}-{directory.name}.log"
-            argv = [ALLENNLP, "train", CONFIG, "-s", str(directory), "-o", overrides,
-                    "--include-package", "tests.test_recover", *extra]
+            argv = [
+                ALLENNLP,
+                "train",
+                CONFIG,
+                "-s",
+                str(directory),
+                "-o",
+                overrides,
+                "--include-package",
+                "tests.training.test_recover",
+                *extra,
+            ]
             requests.append({"argv": argv, "env": {KILL_ENV: kill_at}, "log": str(log)})
             logs.append(log)
         self._process.stdin.write(json.dumps(requests) + "\n")
@@ -167,13 +194,14 @@ class _Runner:
 
 def _checkpoints(directory: pathlib.Path):
     names = sorted(path.name for path in directory.glob("training_state_*.th"))
-    return [name[len("training_state_"):-len(".th")] for name in names]
+    return [name[len("training_state_") : -len(".th")] for name in names]
 
 
 def _result(directory: pathlib.Path):
     metrics = json.loads((directory / "metrics.json").read_text())
     metrics = {
-        key: value for key, value in metrics.items()
+        key: value
+        for key, value in metrics.items()
         if key != "training_duration" and not key.endswith("memory_MB")
     }
     weights = torch.load(directory / "best.th", map_location="cpu", weights_only=True)
@@ -219,10 +247,12 @@ def test_recover_after_kill_repeats_the_uninterrupted_run(tmp_path):
 
     expected_metrics, expected_weights = _result(whole)
     metrics, weights = _result(killed)
-    print(f"best epoch {metrics['best_epoch']} (uninterrupted {expected_metrics['best_epoch']}), "
-          f"test F1 {metrics['test_f1-measure-overall']:.6f} "
-          f"(uninterrupted {expected_metrics['test_f1-measure-overall']:.6f}), test loss "
-          f"{metrics['test_loss']:.6f} (uninterrupted {expected_metrics['test_loss']:.6f})")
+    print(
+        f"best epoch {metrics['best_epoch']} (uninterrupted {expected_metrics['best_epoch']}), "
+        f"test F1 {metrics['test_f1-measure-overall']:.6f} "
+        f"(uninterrupted {expected_metrics['test_f1-measure-overall']:.6f}), test loss "
+        f"{metrics['test_loss']:.6f} (uninterrupted {expected_metrics['test_loss']:.6f})"
+    )
     assert expected_metrics["epoch"] == EPOCHS - 1
     assert metrics["best_epoch"] == expected_metrics["best_epoch"]
     assert metrics.keys() == expected_metrics.keys()
@@ -278,8 +308,7 @@ def test_the_amp_gradient_scaler_state_is_kept(tmp_path):
     saved = get_rng_state()
     try:
         trained = trainer()
-        trained._scaler.load_state_dict(dict(trained._scaler.state_dict(), scale=512.0,
-                                             _growth_tracker=7))
+        trained._scaler.load_state_dict(dict(trained._scaler.state_dict(), scale=512.0, _growth_tracker=7))
         callback = RngCheckpointCallback(str(tmp_path))
         callback.on_start(trained)
         checkpoint = callback.state_dict()

@@ -1,66 +1,44 @@
 """
-`allennlp xner-self-train` (pseudo-labels from CRF marginals), the CRF's marginals, and a
-training run on English + pseudo-labelled target text through the `multi_source` reader.
+`allennlp xner-self-train` (pseudo-labels from CRF marginals) and a training run on English +
+pseudo-labelled target text through the `multi_source` reader. The CRF's marginals themselves:
+tests/speed/test_batched_crf.py.
 """
+
 import argparse
-import itertools
 import json
-import math
 import os
-import pathlib
 
 import pytest
-import torch
 from allennlp.commands.train import train_model_from_file
 from allennlp.common.checks import ConfigurationError
-from allennlp.common.testing import AllenNlpTestCase
-from allennlp.modules.conditional_random_field import allowed_transitions
 
 from tests.xner_model_fixture import FIXTURES, ROOT, trained_archive
 from xner_allennlp.commands.self_train import self_train
 from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
-from xner_allennlp.modules.conditional_random_field import BatchedConditionalRandomField
 from xner_allennlp.training.self_training import bioul_to_iob2
 
 
-class TestMarginals(AllenNlpTestCase):
-    def test_marginals_equal_brute_force_under_the_constraints(self):
-        labels = {0: "O", 1: "B-PER", 2: "I-PER", 3: "L-PER", 4: "U-PER"}
-        crf = BatchedConditionalRandomField(
-            5, allowed_transitions("BIOUL", labels), include_start_end_transitions=False
-        )
-        torch.manual_seed(0)
-        crf.transitions.data.normal_()
-        logits = torch.randn(2, 4, 5)
-        mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]).bool()
-        marginals = crf.marginals(logits, mask)
-        full = crf._transitions(5, "cpu")
-        transitions, start, end = full[:5, :5], full[5, :5], full[:5, 6]
-        for row, length in ((0, 4), (1, 3)):
-            probs, total = torch.zeros(length, 5, dtype=torch.float64), 0.0
-            for path in itertools.product(range(5), repeat=length):
-                score = start[path[0]] + end[path[-1]]
-                score = score + sum(logits[row, t, path[t]] for t in range(length))
-                score = score + sum(transitions[path[t], path[t + 1]] for t in range(length - 1))
-                weight = math.exp(float(score))
-                total += weight
-                for t in range(length):
-                    probs[t, path[t]] += weight
-            assert torch.allclose(marginals[row, :length].double(), probs / total, atol=1e-5)
-        assert torch.all(marginals[1, 3] == 0)
-        # A disallowed tag (I-PER first, L-PER after O) gets no probability.
-        assert float(marginals[:, 0, 2].max()) < 1e-6
-
-
 def test_bioul_to_iob2():
-    assert bioul_to_iob2(["U-PER", "O", "B-ORG", "I-ORG", "L-ORG"]) == ["B-PER", "O", "B-ORG", "I-ORG", "I-ORG"]
+    assert bioul_to_iob2(["U-PER", "O", "B-ORG", "I-ORG", "L-ORG"]) == [
+        "B-PER",
+        "O",
+        "B-ORG",
+        "I-ORG",
+        "I-ORG",
+    ]
 
 
 def _args(archive, input_file, output_file, **kwargs):
     values = dict(
-        archive_file=str(archive), input_file=str(input_file), output_file=str(output_file),
-        input_format="text", encoding="utf-8", threshold=0.5, max_sentences=None,
-        batch_size=8, cuda_device=-1,
+        archive_file=str(archive),
+        input_file=str(input_file),
+        output_file=str(output_file),
+        input_format="text",
+        encoding="utf-8",
+        threshold=0.5,
+        max_sentences=None,
+        batch_size=8,
+        cuda_device=-1,
     )
     values.update(kwargs)
     return argparse.Namespace(**values)
@@ -77,8 +55,15 @@ def _sentences(path, encoding="utf-8"):
 
 def test_pseudo_labels_are_valid_conll_above_the_threshold(archive, tmp_path):
     # The words of the Spanish dev file only (its tags are never read).
-    stats = self_train(_args(archive, FIXTURES / "conll" / "es.dev", tmp_path / "pseudo.conll",
-                             input_format="conll", threshold=0.33))
+    stats = self_train(
+        _args(
+            archive,
+            FIXTURES / "conll" / "es.dev",
+            tmp_path / "pseudo.conll",
+            input_format="conll",
+            threshold=0.33,
+        )
+    )
     pseudo = _sentences(tmp_path / "pseudo.conll")
     dev = _sentences(FIXTURES / "conll" / "es.dev", "latin-1")
     assert stats["read"] == len(dev)
@@ -89,8 +74,15 @@ def test_pseudo_labels_are_valid_conll_above_the_threshold(archive, tmp_path):
         assert all(t == "O" or t[:2] in ("B-", "I-") for t in tags)
     # Every kept sentence passes the threshold again when re-scored; a stricter threshold keeps
     # a subset.
-    strict = self_train(_args(archive, FIXTURES / "conll" / "es.dev", tmp_path / "strict.conll",
-                              input_format="conll", threshold=0.34))
+    strict = self_train(
+        _args(
+            archive,
+            FIXTURES / "conll" / "es.dev",
+            tmp_path / "strict.conll",
+            input_format="conll",
+            threshold=0.34,
+        )
+    )
     assert strict["kept"] <= stats["kept"]
     kept = {tuple(w) for w, _ in pseudo}
     assert {tuple(w) for w, _ in _sentences(tmp_path / "strict.conll")} <= kept
@@ -98,7 +90,9 @@ def test_pseudo_labels_are_valid_conll_above_the_threshold(archive, tmp_path):
 
 def test_text_input_and_bad_input(archive, tmp_path):
     text = tmp_path / "raw.txt"
-    text.write_text("\ufeffInés visitó Bruselas .\n\nLa Comisión Europea se reunió en Madrid .\n", encoding="utf-8")
+    text.write_text(
+        "\ufeffInés visitó Bruselas .\n\nLa Comisión Europea se reunió en Madrid .\n", encoding="utf-8"
+    )
     stats = self_train(_args(archive, text, tmp_path / "out.conll", threshold=0.01))
     assert stats["read"] == 2 and stats["kept"] == 2
     assert _sentences(tmp_path / "out.conll")[0][0][0] == "Inés"
@@ -116,8 +110,15 @@ def test_text_input_and_bad_input(archive, tmp_path):
 
 
 def test_training_on_english_and_pseudo_labels(archive, tmp_path):
-    stats = self_train(_args(archive, FIXTURES / "conll" / "es.dev", tmp_path / "pseudo.conll",
-                             input_format="conll", threshold=0.33))
+    stats = self_train(
+        _args(
+            archive,
+            FIXTURES / "conll" / "es.dev",
+            tmp_path / "pseudo.conll",
+            input_format="conll",
+            threshold=0.33,
+        )
+    )
     # Some sentences, or the run would train on English alone (an empty file is an error now).
     assert stats["kept"] > 0
     config = tmp_path / "self_train.jsonnet"

@@ -112,9 +112,7 @@ class TestContextDictionaryTranslator(TranslationTestCase):
         unit = {w: np.array(v, float) / np.linalg.norm(v) for w, v in {**EN, **ES}.items()}
 
         def score(i, t):
-            context = sum(
-                unit[t] @ unit[c] / (abs(i - j) + 1) ** 2 for j, c in enumerate(words) if j != i
-            )
+            context = sum(unit[t] @ unit[c] / (abs(i - j) + 1) ** 2 for j, c in enumerate(words) if j != i)
             return 0.3 * unit[t] @ unit[words[i]] + 0.7 * context
 
         expected = [max(["banco", "orilla"], key=lambda t: score(i, t)) for i in (0, 3)]
@@ -203,9 +201,6 @@ class TestDictionaryErrors(TranslationTestCase):
         with pytest.raises(InputFormatError, match=r"ok\.txt: the dictionary looks reversed"):
             self.translator(source_vectors=self.es, target_vectors=self.en)
 
-    @pytest.mark.skipif(
-        not (FIXTURES / "dictionaries" / "en-es.txt").exists(), reason="fixtures not generated"
-    )
     def test_reversed_dictionary(self):
         # es-en where en-es is expected: it would run and put English words for English words.
         lines = (FIXTURES / "dictionaries" / "en-es.txt").read_text(encoding="utf-8").splitlines()
@@ -279,6 +274,9 @@ class TestReaderTranslation(TranslationTestCase):
     def test_unknown_translation_mode(self):
         with pytest.raises(ConfigurationError, match="'swap' is not one of replace, append"):
             XnerConllReader(translator=self.translator(), translation_mode="swap")
+        # Checked without a translator too (where the mode would not be used yet).
+        with pytest.raises(ConfigurationError, match="'both' is not one of replace, append"):
+            XnerConllReader(translation_mode="both")
 
     def test_reader_from_params(self):
         reader = DatasetReader.from_params(
@@ -320,9 +318,6 @@ class TestConfigs(AllenNlpTestCase):
         assert translator["target_vectors"].endswith("wiki.multi.es.vec")
         assert "translator" not in config["validation_dataset_reader"]
 
-    @pytest.mark.skipif(
-        not (FIXTURES / "dictionaries" / "en-es.txt").exists(), reason="fixtures not generated"
-    )
     def test_fixture_config_reader_translates(self):
         config = Params.from_file("training_configs/fixture.jsonnet")
         reader = DatasetReader.from_params(config.pop("dataset_reader"))
@@ -334,9 +329,7 @@ class TestConfigs(AllenNlpTestCase):
         changed = 0
         for a, b in zip(original, translated):
             assert a["tags"].labels == b["tags"].labels
-            changed += sum(
-                x.text != y.text for x, y in zip(a["tokens"].tokens, b["tokens"].tokens)
-            )
+            changed += sum(x.text != y.text for x, y in zip(a["tokens"].tokens, b["tokens"].tokens))
         assert changed > 0
         assert reader._translator.stats.translated > 0
         assert plain._translator is None
@@ -380,8 +373,18 @@ class TestTranslateCommand(TranslationTestCase):
         source = self.write("in.conll", INPUT)
         output = str(self.TEST_DIR / "out" / "es.conll")
         self.run_command(
-            monkeypatch, source, "--dictionary", self.dictionary, "--source-vectors", self.en,
-            "--target-vectors", self.es, "--output-file", output, "--alpha", "1",
+            monkeypatch,
+            source,
+            "--dictionary",
+            self.dictionary,
+            "--source-vectors",
+            self.en,
+            "--target-vectors",
+            self.es,
+            "--output-file",
+            output,
+            "--alpha",
+            "1",
         )
         result = open(output, "rb").read()
         assert self.check_round_trip(INPUT.encode(), result) == 4
@@ -400,8 +403,18 @@ class TestTranslateCommand(TranslationTestCase):
         source = self.write("bom.conll", "\ufeffThe x O\r\nriver x O\nbank x O")
         output = self.TEST_DIR / "bom.out"
         self.run_command(
-            monkeypatch, source, "--dictionary", self.dictionary, "--source-vectors", self.en,
-            "--target-vectors", self.es, "--output-file", str(output), "--alpha", "1",
+            monkeypatch,
+            source,
+            "--dictionary",
+            self.dictionary,
+            "--source-vectors",
+            self.en,
+            "--target-vectors",
+            self.es,
+            "--output-file",
+            str(output),
+            "--alpha",
+            "1",
         )
         assert output.read_bytes() == "\ufeffEl x O\r\nrío x O\nbanco x O".encode("utf-8")
 
@@ -409,9 +422,19 @@ class TestTranslateCommand(TranslationTestCase):
         source = self.write("in.conll", "The x O\nriver x O\nbank x O\n", encoding="latin-1")
         output = str(self.TEST_DIR / "out.conll")
         common = [
-            source, "--dictionary", self.dictionary, "--source-vectors", self.en,
-            "--target-vectors", self.es, "--output-file", output, "--encoding", "latin-1",
-            "--alpha", "0.1",
+            source,
+            "--dictionary",
+            self.dictionary,
+            "--source-vectors",
+            self.en,
+            "--target-vectors",
+            self.es,
+            "--output-file",
+            output,
+            "--encoding",
+            "latin-1",
+            "--alpha",
+            "0.1",
         ]
         self.run_command(monkeypatch, *common)
         assert open(output, encoding="latin-1").read() == "El x O\nrío x O\norilla x O\n"
@@ -475,16 +498,19 @@ class TestTranslateCommand(TranslationTestCase):
         assert line == f"error: [Errno 13] Permission denied: '{self.TEST_DIR / 'out.conll'}'"
         assert not (self.TEST_DIR / "out.conll").exists()
 
-    @pytest.mark.skipif(
-        not (FIXTURES / "dictionaries" / "en-es.txt").exists(), reason="fixtures not generated"
-    )
     def test_fixture_round_trip(self, monkeypatch):
         source = FIXTURES / "conll" / "en.train"
         output = self.TEST_DIR / "en.train.es"
         self.run_command(
-            monkeypatch, str(source), "--dictionary", str(FIXTURES / "dictionaries" / "en-es.txt"),
-            "--source-vectors", str(FIXTURES / "vectors" / "wiki.multi.en.vec"),
-            "--target-vectors", str(FIXTURES / "vectors" / "wiki.multi.es.vec"),
-            "--output-file", str(output),
+            monkeypatch,
+            str(source),
+            "--dictionary",
+            str(FIXTURES / "dictionaries" / "en-es.txt"),
+            "--source-vectors",
+            str(FIXTURES / "vectors" / "wiki.multi.en.vec"),
+            "--target-vectors",
+            str(FIXTURES / "vectors" / "wiki.multi.es.vec"),
+            "--output-file",
+            str(output),
         )
         assert self.check_round_trip(source.read_bytes(), output.read_bytes()) > 0

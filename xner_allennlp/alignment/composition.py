@@ -12,9 +12,10 @@ ways to place such a word in the same space:
   mean is fitted by ridge regression to the table's vectors, so any word gets a vector from its
   pieces (e.g. "morddrohung" lands next to "drohung", "bedrohung").
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+
 import logging
 import zlib
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from allennlp.common.checks import ConfigurationError
@@ -27,8 +28,16 @@ logger = logging.getLogger(__name__)
 # NLTK's Snowball stemmers (nltk ships with allennlp; the stemmers need no downloaded data) of
 # languages the package's language table does not have: `--compose stem` works for them too.
 _OTHER_SNOWBALL_LANGUAGES = {
-    "da": "danish", "fi": "finnish", "fr": "french", "hu": "hungarian", "it": "italian",
-    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
+    "da": "danish",
+    "fi": "finnish",
+    "fr": "french",
+    "hu": "hungarian",
+    "it": "italian",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sv": "swedish",
     "ar": "arabic",
 }
 # ISO 639-1 code -> NLTK's stemmer name; for the table's languages their `snowball` field.
@@ -207,5 +216,9 @@ def compose_missing(
             counts["subword"] = len(left) - len(still)
             left = still
     placed = [w for w in missing if w in vectors]
-    rows = np.stack([vectors[w] for w in placed]).astype(np.float32) if placed else np.zeros((0, matrix.shape[1]), np.float32)
+    rows = (
+        np.stack([vectors[w] for w in placed]).astype(np.float32)
+        if placed
+        else np.zeros((0, matrix.shape[1]), np.float32)
+    )
     return placed, rows, counts

@@ -11,6 +11,7 @@ one batch holds about `SCORE_BUDGET` scores.
 
 Inputs are expected to be unit rows (see `unit_rows`): dot products are cosines.
 """
+
 from typing import Iterable, Optional, Tuple, Union
 
 import numpy as np

@@ -4,6 +4,7 @@ several lines per word allowed, UTF-8. Parsed by the package's one parser
 (`xner_allennlp.common.dictionary`); this module gives the alignment tools their view of it:
 distinct pairs, their rows in two vector tables, and the languages a file name says.
 """
+
 import logging
 import os
 import re

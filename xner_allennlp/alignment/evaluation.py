@@ -4,6 +4,7 @@ source word of the evaluation dictionary (with both words in the vocabularies) r
 best target words by cosine (nearest neighbour) or CSLS against the whole target vocabulary; it
 counts as correct when any of its gold translations is among them.
 """
+
 import logging
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence
@@ -63,22 +64,14 @@ def word_translation_precision(
             _, found = retrieve(query_unit, target_unit, max_k, chunk_size=chunk_size, desc="NN")
         elif method == "csls":
             # r_T of the queries against all targets, r_S of all targets against all sources.
-            query_radius = mean_knn_similarity(
-                query_unit, target_unit, knn, chunk_size, "CSLS r(source)"
-            )
-            target_radius = mean_knn_similarity(
-                target_unit, source_unit, knn, chunk_size, "CSLS r(target)"
-            )
+            query_radius = mean_knn_similarity(query_unit, target_unit, knn, chunk_size, "CSLS r(source)")
+            target_radius = mean_knn_similarity(target_unit, source_unit, knn, chunk_size, "CSLS r(target)")
             _, found = retrieve(
                 query_unit, target_unit, max_k, query_radius, target_radius, chunk_size, "CSLS"
             )
         else:
-            raise ValueError(
-                f"unknown retrieval method {method!r}: use one of {', '.join(METHODS)}"
-            )
+            raise ValueError(f"unknown retrieval method {method!r}: use one of {', '.join(METHODS)}")
         codes = np.arange(len(queries), dtype=np.int64)[:, None] * n_target + found.numpy()
         hit = np.isin(codes, gold)
-        result.precision[method] = {
-            k: float(hit[:, :k].any(axis=1).mean()) for k in sorted(ks)
-        }
+        result.precision[method] = {k: float(hit[:, :k].any(axis=1).mean()) for k in sorted(ks)}
     return result

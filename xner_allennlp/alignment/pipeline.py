@@ -3,11 +3,11 @@ What `allennlp xner-align` does, as a function: read and check the inputs, build
 vectors (`procrustes` or `projection`), evaluate, and write `vectors-<src>.vec`,
 `vectors-<tgt>.vec` and `alignment.json` all-or-nothing.
 """
+
 import functools
 import json
 import logging
 import os
-import tempfile  # noqa: F401 - `write_together` stages through it; tests patch `pipeline.tempfile`
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
+from xner_allennlp.alignment.composition import compose_missing
 from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
     infer_languages,
@@ -28,7 +29,6 @@ from xner_allennlp.alignment.procrustes import (
     normalize_embeddings,
     parse_normalization,
 )
-from xner_allennlp.alignment.composition import compose_missing
 from xner_allennlp.alignment.projection import project_dictionary
 from xner_allennlp.common import word_vectors as _word_vectors
 from xner_allennlp.common.dictionary import check_direction
@@ -128,8 +128,11 @@ def resolve_languages(
         )
     if inferred is not None and inferred != (source_lang.lower(), target_lang.lower()):
         logger.warning(
-            "%s: the name says %s-%s, the languages are %s -> %s", dictionary, *inferred,
-            source_lang, target_lang,
+            "%s: the name says %s-%s, the languages are %s -> %s",
+            dictionary,
+            *inferred,
+            source_lang,
+            target_lang,
         )
     return source_lang, target_lang
 
@@ -216,7 +219,9 @@ def _compose(
     missing_types = {w for w in types if w not in index}
     new, rows, counts = compose_missing(words, table.words, table.matrix, methods, language)
     rows = unit_rows(rows)
-    composed = WordVectors(list(table.words) + new, np.vstack([table.matrix, rows.astype(np.float32)]), table.source)
+    composed = WordVectors(
+        list(table.words) + new, np.vstack([table.matrix, rows.astype(np.float32)]), table.source
+    )
     summary = {
         "files": [os.path.abspath(p) for p in files],
         "methods": list(methods),
@@ -229,7 +234,10 @@ def _compose(
     }
     logger.info(
         "composition: %d of %d word types (%.1f%%) had no projected vector; placed %s",
-        len(missing_types), len(types), 100 * len(missing_types) / max(len(types), 1), counts,
+        len(missing_types),
+        len(types),
+        100 * len(missing_types) / max(len(types), 1),
+        counts,
     )
     return composed, summary
 
@@ -270,17 +278,11 @@ def build_aligned_vectors(
     if method not in METHODS:
         raise ConfigurationError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     if direction not in DIRECTIONS:
-        raise ConfigurationError(
-            f"--map must be one of {', '.join(DIRECTIONS)}, got {direction!r}"
-        )
+        raise ConfigurationError(f"--map must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     if method == "procrustes" and target is None:
-        raise ConfigurationError(
-            "the procrustes method needs --target (monolingual target vectors)"
-        )
+        raise ConfigurationError("the procrustes method needs --target (monolingual target vectors)")
     if method == "projection" and target is not None:
-        raise ConfigurationError(
-            "the projection method builds the target vectors itself: drop --target"
-        )
+        raise ConfigurationError("the projection method builds the target vectors itself: drop --target")
     if compose_words and method != "projection":
         raise ConfigurationError("--compose-words applies to --method projection only")
     for path in compose_words:
@@ -333,8 +335,12 @@ def build_aligned_vectors(
         assert target_table is not None
         _check_dimensions(source_table, target_table)
         check_direction(
-            dictionary, pairs, source_table.index, target_table.index,
-            f"the source vectors ({source})", f"the target vectors ({target})",
+            dictionary,
+            pairs,
+            source_table.index,
+            target_table.index,
+            f"the source vectors ({source})",
+            f"the target vectors ({target})",
         )
         match = match_dictionary(pairs, source_table.index, target_table.index, dictionary)
         _check_match(match, source_table, target_table)
@@ -372,9 +378,7 @@ def build_aligned_vectors(
         )
         seconds["align"] = time.perf_counter() - tick
     else:
-        check_direction(
-            dictionary, pairs, source_table.index, None, f"the source vectors ({source})"
-        )
+        check_direction(dictionary, pairs, source_table.index, None, f"the source vectors ({source})")
         target_out, stats = project_dictionary(source_table, pairs)
         if len(target_out) == 0:
             raise InputFormatError(
@@ -395,11 +399,9 @@ def build_aligned_vectors(
             seconds["compose"] = time.perf_counter() - tick
 
     evaluation = None
-    if eval_pairs is not None:
+    if eval_pairs is not None and eval_dictionary:
         tick = time.perf_counter()
-        eval_match = match_dictionary(
-            eval_pairs, source_out.index, target_out.index, eval_dictionary
-        )
+        eval_match = match_dictionary(eval_pairs, source_out.index, target_out.index, eval_dictionary)
         logger.info("evaluation dictionary %s: %s", eval_dictionary, eval_match.describe())
         if len(eval_match) == 0:
             logger.warning("no evaluation pair has both words in the vocabularies")

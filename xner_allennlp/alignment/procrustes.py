@@ -19,6 +19,7 @@ Differences from MUSE, on purpose: the CSLS radii of refinement are measured wit
 vocabulary, which is a 200k x 15k product per round and side), and the induced dictionary is not
 filtered further (MUSE's defaults do not either).
 """
+
 import logging
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple, Union
@@ -183,7 +184,5 @@ def align_embeddings(
             alignment.W = W
             alignment.best_round = round_number
     if select_best:
-        logger.info(
-            "keeping the mapping of round %d (best criterion %.4f)", alignment.best_round, best
-        )
+        logger.info("keeping the mapping of round %d (best criterion %.4f)", alignment.best_round, best)
     return alignment

@@ -4,9 +4,10 @@ vectors. Each target word gets the unit-normalised mean of the source vectors of
 translations (the source words paired with it); a target word none of whose translations has a
 source vector gets no vector.
 """
+
 import logging
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -31,14 +32,12 @@ class ProjectionStats:
         )
 
 
-def project_dictionary(
-    source: WordVectors, pairs: List[Pair]
-) -> Tuple[WordVectors, ProjectionStats]:
+def project_dictionary(source: WordVectors, pairs: List[Pair]) -> Tuple[WordVectors, ProjectionStats]:
     """
     Returns the target table (words in order of first appearance in the dictionary, float32,
     unit rows) and counts. Repeated pairs count once.
     """
-    target_row = {}
+    target_row: Dict[str, int] = {}
     target_ids, source_ids = [], []
     target_words = set()
     seen = set()
@@ -63,9 +62,7 @@ def project_dictionary(
     keep = np.linalg.norm(means, axis=1) > ZERO_NORM
     if not keep.all():
         # Translations whose vectors cancel out: no direction to give the word.
-        logger.warning(
-            "%d target words dropped: their translations' mean vector is zero", (~keep).sum()
-        )
+        logger.warning("%d target words dropped: their translations' mean vector is zero", (~keep).sum())
         words = [w for w, k in zip(words, keep) if k]
         means = means[keep]
     matrix = unit_rows(means).astype(np.float32)

@@ -1,6 +1,15 @@
-from xner_allennlp.commands.translate import XnerTranslate  # noqa: F401
-from xner_allennlp.commands.align import XnerAlign  # noqa: F401
-from xner_allennlp.commands.report import XnerReport  # noqa: F401
-from xner_allennlp.commands.encoder import XnerEncoder  # noqa: F401
-from xner_allennlp.commands.self_train import XnerSelfTrain  # noqa: F401
-from xner_allennlp.commands.predict import XnerPredict  # noqa: F401
+from xner_allennlp.commands.align import XnerAlign
+from xner_allennlp.commands.encoder import XnerEncoder
+from xner_allennlp.commands.predict import XnerPredict
+from xner_allennlp.commands.report import XnerReport
+from xner_allennlp.commands.self_train import XnerSelfTrain
+from xner_allennlp.commands.translate import XnerTranslate
+
+__all__ = [
+    "XnerAlign",
+    "XnerEncoder",
+    "XnerPredict",
+    "XnerReport",
+    "XnerSelfTrain",
+    "XnerTranslate",
+]

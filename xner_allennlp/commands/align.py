@@ -10,6 +10,7 @@
 Writes `OUTPUT_DIR/vectors-<src>.vec`, `OUTPUT_DIR/vectors-<tgt>.vec` (fastText text format, with
 their binary cache built) and `OUTPUT_DIR/alignment.json`, all or none of them.
 """
+
 import argparse
 import logging
 
@@ -40,9 +41,7 @@ class XnerAlign(Subcommand):
         )
         subparser.add_argument("--method", choices=METHODS, default="procrustes")
         subparser.add_argument("--source", required=True, help="source-language (English) vectors")
-        subparser.add_argument(
-            "--target", help="monolingual target-language vectors (procrustes only)"
-        )
+        subparser.add_argument("--target", help="monolingual target-language vectors (procrustes only)")
         subparser.add_argument(
             "--dictionary", required=True, help="training dictionary, MUSE `src tgt` lines"
         )
@@ -70,19 +69,14 @@ class XnerAlign(Subcommand):
             default="target-to-source",
             help="which side is rotated (default: target vectors into the source space)",
         )
-        subparser.add_argument(
-            "--refinement-rounds", type=count(0), default=5, help="default 5 (MUSE)"
-        )
+        subparser.add_argument("--refinement-rounds", type=count(0), default=5, help="default 5 (MUSE)")
         subparser.add_argument(
             "--refine-max-rank",
             type=_positive_or_all,
             default=15000,
-            help="refinement searches the N most frequent words of each side "
-            "(default 15000; 0: all)",
+            help="refinement searches the N most frequent words of each side (default 15000; 0: all)",
         )
-        subparser.add_argument(
-            "--csls-knn", type=_positive, default=10, help="CSLS neighbourhood (10)"
-        )
+        subparser.add_argument("--csls-knn", type=_positive, default=10, help="CSLS neighbourhood (10)")
         subparser.add_argument(
             "--keep-last",
             action="store_true",
@@ -95,9 +89,7 @@ class XnerAlign(Subcommand):
         subparser.add_argument(
             "--max-target-words", type=_positive, help="read only the first N target vectors"
         )
-        subparser.add_argument(
-            "--encoding", default="utf-8", help="of the vectors and dictionaries"
-        )
+        subparser.add_argument("--encoding", default="utf-8", help="of the vectors and dictionaries")
         subparser.add_argument(
             "--chunk-size",
             type=_positive,

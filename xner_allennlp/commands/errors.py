@@ -4,6 +4,7 @@ How the plugin's subcommands (`allennlp xner-*`) report a user's mistake: one li
 is one. The traceback would only bury that line; it is shown with `--debug` or `XNER_DEBUG=1`.
 Any other exception is a bug and keeps its traceback.
 """
+
 import argparse
 import functools
 import os
@@ -64,7 +65,7 @@ def add_command(
         "--debug", action="store_true", help=f"show the traceback of an error (or {DEBUG_ENV}=1)"
     )
     subparser.set_defaults(func=command)
-    subparser.error = fail  # type: ignore[assignment]
+    subparser.error = fail  # type: ignore[method-assign]
     parse_known_args = subparser.parse_known_args
 
     def parse_all_known(args=None, namespace=None):
@@ -74,7 +75,7 @@ def add_command(
             fail(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
 
-    subparser.parse_known_args = parse_all_known  # type: ignore[assignment]
+    subparser.parse_known_args = parse_all_known  # type: ignore[method-assign]
     return subparser
 
 
@@ -87,9 +88,7 @@ def count(minimum: int, meaning: str = "") -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}{meaning}, got {value}"
-            )
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}{meaning}, got {value}")
         return value
 
     return parse

@@ -4,6 +4,7 @@ byte that is not valid there ends in Python's bare `UnicodeDecodeError`, without
 line. Registered under allennlp's own name, so every `allennlp predict` gets it; the command is
 otherwise allennlp's, unchanged.
 """
+
 import argparse
 import os
 

@@ -4,6 +4,7 @@ results: span P/R/F1 per entity type and overall, F1 by entity length (Table 4) 
 of the file against the model's word vectors (Table 6). The scoring is
 `xner_allennlp.evaluation.evaluate`; this module reads the command line and writes the files.
 """
+
 import argparse
 import functools
 import json
@@ -46,9 +47,7 @@ class XnerReport(Subcommand):
         )
         subparser.add_argument("archive_file", help="the archived model (model.tar.gz)")
         subparser.add_argument("input_file", help="CoNLL file with gold tags")
-        subparser.add_argument(
-            "--output-file", default=None, help="also write the report as JSON here"
-        )
+        subparser.add_argument("--output-file", default=None, help="also write the report as JSON here")
         subparser.add_argument(
             "--plot",
             default=None,
@@ -56,24 +55,20 @@ class XnerReport(Subcommand):
             help="also draw F1 by entity length (1 / 2 / >=3) and by type, with the gold "
             "counts, into this PNG (matplotlib, no display needed)",
         )
-        subparser.add_argument(
-            "--cuda-device", type=int, default=-1, help="GPU id, -1 for the CPU (default)"
-        )
+        subparser.add_argument("--cuda-device", type=int, default=-1, help="GPU id, -1 for the CPU (default)")
         subparser.add_argument(
             "--batch-size",
             type=count(1),
             default=64,
             help="sentences per model batch (default 64)",
         )
-        subparser.add_argument(
-            "--weights-file", default=None, help="weights to use instead of the archive's"
-        )
+        subparser.add_argument("--weights-file", default=None, help="weights to use instead of the archive's")
         subparser.add_argument(
             "-o",
             "--overrides",
             default="",
             help="JSON overrides of the archived config, e.g. the validation reader's encoding: "
-            "'{\"validation_dataset_reader.encoding\": \"latin-1\"}'",
+            '\'{"validation_dataset_reader.encoding": "latin-1"}\'',
         )
         return add_command(subparser, report_from_args)
 
@@ -87,8 +82,10 @@ def report_from_args(args: argparse.Namespace) -> Dict[str, Any]:
         raise ConfigurationError(f"--plot {args.plot}: the figure is a PNG; give a .png file name")
     check_output_path(args.output_file, "--output-file")
     check_output_path(args.plot, "--plot")
-    if args.output_file is not None and args.plot is not None and (
-        os.path.abspath(args.output_file) == os.path.abspath(args.plot)
+    if (
+        args.output_file is not None
+        and args.plot is not None
+        and (os.path.abspath(args.output_file) == os.path.abspath(args.plot))
     ):
         raise ConfigurationError(f"--output-file and --plot are both {args.plot}")
     if args.overrides:
@@ -102,9 +99,7 @@ def report_from_args(args: argparse.Namespace) -> Dict[str, Any]:
         weights_file=args.weights_file,
         overrides=args.overrides,
     )
-    result = report(
-        archive.model, archive.validation_dataset_reader, args.input_file, args.batch_size
-    )
+    result = report(archive.model, archive.validation_dataset_reader, args.input_file, args.batch_size)
     result["archive"] = args.archive_file
     print(format_report(result))
     writers: Dict[str, Union[str, Callable[[str], Any]]] = {}

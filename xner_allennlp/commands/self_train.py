@@ -3,8 +3,9 @@
 writes the sentences the model is confident about as CoNLL, to train on next
 (`xner_allennlp/training/self_training.py` defines the confidence).
 """
+
 import argparse
-from typing import Iterator, List
+from typing import Iterator, List, cast
 
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common.checks import ConfigurationError, check_for_gpu
@@ -14,6 +15,7 @@ from allennlp.models.archival import load_archive
 from xner_allennlp.commands.errors import add_command, count
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
 from xner_allennlp.common.files import atomic_open, check_output_path
+from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
 from xner_allennlp.training.self_training import bioul_to_iob2, pseudo_label
 
 
@@ -33,7 +35,9 @@ class XnerSelfTrain(Subcommand):
         subparser.add_argument("--input-format", choices=["text", "conll"], default="text")
         subparser.add_argument("--encoding", default="utf-8", help="of a text input (default utf-8)")
         subparser.add_argument("--threshold", type=float, default=0.9, help="minimum marginal (0.9)")
-        subparser.add_argument("--max-sentences", type=count(1), default=None, help="read at most N sentences")
+        subparser.add_argument(
+            "--max-sentences", type=count(1), default=None, help="read at most N sentences"
+        )
         subparser.add_argument("--batch-size", type=count(1), default=32)
         subparser.add_argument("--cuda-device", type=int, default=-1)
         return add_command(subparser, self_train_from_args)
@@ -69,7 +73,9 @@ def self_train(args: argparse.Namespace) -> dict:
     require_file(args.input_file, "input file")
     check_output_path(args.output_file, "--output-file")
     archive = load_archive(args.archive_file, cuda_device=args.cuda_device)
-    reader = archive.validation_dataset_reader
+    # An xner archive's validation reader is an `xner_conll` reader (the target language's).
+    reader = cast(XnerConllReader, archive.validation_dataset_reader)
+    sentences: Iterator[List[str]]
     if args.input_format == "conll":
         sentences = (words for _, words, _ in reader.read_sentences(args.input_file))
     else:
@@ -79,7 +85,9 @@ def self_train(args: argparse.Namespace) -> dict:
     stats = {"read": 0, "kept": 0, "kept_tokens": 0, "entities": 0}
     # The sentences are streamed into the file; an empty input leaves no file behind.
     with atomic_open(args.output_file, "w", prefix=".xner-self-train-") as out:
-        for sentence in Tqdm.tqdm(pseudo_label(archive.model, reader, sentences, args.batch_size), desc="tagging"):
+        for sentence in Tqdm.tqdm(
+            pseudo_label(archive.model, reader, sentences, args.batch_size), desc="tagging"
+        ):
             stats["read"] += 1
             if sentence.confidence < args.threshold:
                 continue

@@ -2,6 +2,7 @@
 `allennlp xner-translate`: reverse-translates the words of an English CoNLL file word by word
 with the `context_dictionary` translator, to inspect what the training reader will see.
 """
+
 import argparse
 import logging
 import re
@@ -53,12 +54,8 @@ class XnerTranslate(Subcommand):
             "--target-vectors", nargs="+", required=True, help="aligned target vector file(s)"
         )
         subparser.add_argument("--output-file", required=True, help="where to write the result")
-        subparser.add_argument(
-            "--encoding", default="utf-8", help="encoding of the input and output files"
-        )
-        subparser.add_argument(
-            "--alpha", type=_weight, default=0.5, help="weight of the direct similarity"
-        )
+        subparser.add_argument("--encoding", default="utf-8", help="encoding of the input and output files")
+        subparser.add_argument("--alpha", type=_weight, default=0.5, help="weight of the direct similarity")
         subparser.add_argument(
             "--window",
             type=count(0),
@@ -128,9 +125,7 @@ def translate_conll_file(
     # temporary file then names `output_file`, not the temporary file.
     write_together({output_file: write})
     after = translator.stats
-    return TranslationStats(
-        *(getattr(after, name) - getattr(before, name) for name in vars(before))
-    )
+    return TranslationStats(*(getattr(after, name) - getattr(before, name) for name in vars(before)))
 
 
 def _flush(translator, sentence, output, encoding, path) -> None:
@@ -139,9 +134,7 @@ def _flush(translator, sentence, output, encoding, path) -> None:
     words = [line[start:end] for _, line, (start, end) in sentence]
     normalized = translator.normalize(words)
     translated = translator.translate(normalized)
-    for (position, line, (start, end)), word, norm, new in zip(
-        sentence, words, normalized, translated
-    ):
+    for (position, line, (start, end)), word, norm, new in zip(sentence, words, normalized, translated):
         if new == norm:
             # Untranslated (or translated to itself): the original bytes, capitalisation and all.
             continue
@@ -150,7 +143,9 @@ def _flush(translator, sentence, output, encoding, path) -> None:
             output[position] = text.encode(encoding)
         except UnicodeEncodeError:
             raise InputFormatError(
-                path, position + 1, f"the translation {new!r} of {word!r} cannot be written in "
-                f"{encoding}; choose an --encoding that can (e.g. utf-8)"
+                path,
+                position + 1,
+                f"the translation {new!r} of {word!r} cannot be written in "
+                f"{encoding}; choose an --encoding that can (e.g. utf-8)",
             ) from None
     sentence.clear()

@@ -5,6 +5,7 @@ Jsonnet has no "extVar with a default", and allennlp hands jsonnet every environ
 so on import the package defines each of these as an empty string when it is unset; the
 configs' `ext(name, default)` (base.libsonnet) turns the empty string into the default.
 """
+
 import os
 
 from xner_allennlp.common.languages import LANGUAGES
@@ -25,24 +26,50 @@ CONFIG_VARIABLES = {
     "XNER_TARGET_VECTORS": "aligned target-language vectors",
     "XNER_VECTOR_DIM": "dimension of the aligned vectors",
     "XNER_DICTIONARY": "MUSE en-XX dictionary for reverse translation, or 'none'",
-    "XNER_PROFILE": "paper (default), cpu_fast, or gpu (the paper's dimensions on GPU 0 with mixed precision)",
+    "XNER_PROFILE": (
+        "paper (default), cpu_fast, or gpu (the paper's dimensions on GPU 0 with mixed precision)"
+    ),
     "XNER_NUM_EPOCHS": "override the profile's epoch count",
-    "XNER_NUM_THREADS": "torch threads for training (default: auto, the idle cores) and prediction (default: unchanged): a number, or auto",
+    "XNER_NUM_THREADS": (
+        "torch threads for training (default: auto, the idle cores) and prediction (default: unchanged): "
+        "a number, or auto"
+    ),
     "XNER_CUDA_DEVICE": "-1 for CPU (default; the gpu profile: 0), or a GPU index",
     "XNER_SEED": "random seed",
     "XNER_FIXTURES": "fixtures directory of fixture.jsonnet (default fixtures)",
-    "XNER_DISTRIBUTED": "none (default) or comma-separated devices, one worker each: -1,-1 (two CPU workers), 0,1 (two GPUs)",
-    "XNER_ENCODER": "encoder configs: checkpoint directory or Hugging Face name (default encoders/multilingual-e5-small)",
+    "XNER_DISTRIBUTED": (
+        "none (default) or comma-separated devices, one worker each: "
+        "-1,-1 (two CPU workers), 0,1 (two GPUs)"
+    ),
+    "XNER_ENCODER": (
+        "encoder configs: checkpoint directory or Hugging Face name "
+        "(default encoders/multilingual-e5-small)"
+    ),
     "XNER_ENCODER_DIM": "encoder configs: the encoder's hidden size (default 384)",
     "XNER_LAYERS": "encoder configs: hidden states mixed, e.g. 8,12 or last (default 4,...,12)",
-    "XNER_CACHE_LAYERS": "encoder configs: hidden states cached, a superset of XNER_LAYERS (default 4,...,12)",
+    "XNER_CACHE_LAYERS": (
+        "encoder configs: hidden states cached, a superset of XNER_LAYERS (default 4,...,12)"
+    ),
     "XNER_LAYER_MIX": "encoder configs: scalar_mix (default) or mean",
-    "XNER_TRANSLATION": "encoder configs: append (default: English + its reverse translation), replace or none",
-    "XNER_TRAIN_ENCODER": "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)",
-    "XNER_PSEUDO": "static and encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside English, or none",
-    "XNER_TARGET": "encoder ablation configs (default es) and orthography configs (default de): the target language",
-    "XNER_SPEED": "true (default): the drop-in speed modules (xner_allennlp/speed/); false: allennlp's stock ones",
-    "XNER_SOURCES": "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)",
+    "XNER_TRANSLATION": (
+        "encoder configs: append (default: English + its reverse translation), replace or none"
+    ),
+    "XNER_TRAIN_ENCODER": (
+        "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)"
+    ),
+    "XNER_PSEUDO": (
+        "static and encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside "
+        "English, or none"
+    ),
+    "XNER_TARGET": (
+        "encoder ablation configs (default es) and orthography configs (default de): the target language"
+    ),
+    "XNER_SPEED": (
+        "true (default): the drop-in speed modules (xner_allennlp/speed/); false: allennlp's stock ones"
+    ),
+    "XNER_SOURCES": (
+        "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)"
+    ),
 }
 # multi_source configs: each source's (and the target's default) aligned vectors.
 CONFIG_VARIABLES.update(

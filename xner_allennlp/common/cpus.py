@@ -1,4 +1,5 @@
 """How many CPUs this process can use right now (no torch import here)."""
+
 import os
 
 

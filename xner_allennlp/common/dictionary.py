@@ -4,6 +4,7 @@ separated), several lines per source word allowed. The one parser of the package
 translator (`translation`) and the alignment tools (`alignment`) both read their dictionaries
 with it, and check the same way that a dictionary is not the other direction's.
 """
+
 from typing import Container, List, Optional, Sequence, Tuple
 
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields

@@ -1,8 +1,8 @@
-from typing import List, Optional, Union
 import logging
 import os
 import re
 import unicodedata
+from typing import List, Optional, Union
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def decode_line(raw: bytes, encoding: str, path: Union[str, os.PathLike], line: 
 def check_text(
     text: str,
     path: Union[str, os.PathLike],
-    line: int,
+    line: Optional[int],
     encoding: Optional[str] = None,
     option: Optional[str] = None,
 ) -> str:

@@ -5,6 +5,7 @@ to a temporary file in the destination's directory (same file system, so the fin
 the same for a set of files that only make sense together (vectors and their report, a report
 and its figure).
 """
+
 import contextlib
 import logging
 import os

@@ -10,6 +10,7 @@ the labelled CoNLL files under the shared data root with their encoding (null wh
 none); `source_extra` / `target_extra`, reader options of that language's experiments (e.g.
 Bengali's `TIM` tag mapped to O). "xx" is spaCy's multilingual tokenizer, for any other text.
 """
+
 import json
 import os
 from typing import Any, Dict, Optional

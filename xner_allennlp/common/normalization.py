@@ -4,6 +4,7 @@ decides the vector a word gets, so the reader, the translator and `xner-align` m
 same one), the shape of an NER tag, and how a translation takes the capitalisation of the word
 it replaces.
 """
+
 import re
 
 _NUMBER = re.compile(r"[+\-]?(\d+([.,:/\-']\d+)*|[.,]\d+)(%|st|nd|rd|th|s)?", re.IGNORECASE)

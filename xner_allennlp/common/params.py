@@ -1,6 +1,7 @@
 """
 Helpers for the values configs and command lines pass to the package's components.
 """
+
 from typing import List, Sequence, Union
 
 

@@ -1,6 +1,7 @@
 """
 Small numpy helpers that several vector tables share.
 """
+
 from typing import Callable, Optional
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 ZERO_NORM = 1e-12
 
 
-def unit_rows(matrix: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+def unit_rows(matrix: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
     """
     `matrix` with every row scaled to unit length; zero rows stay zero. The result has the
     input's dtype; pass `out=matrix` to scale in place.
@@ -49,8 +50,4 @@ def check_same_dimension(
             "{first} has {first_dim}-d vectors but {second} has {second_dim}-d: "
             "the two must be in the same space"
         )
-        raise error(
-            template.format(
-                first=first, first_dim=first_dim, second=second, second_dim=second_dim
-            )
-        )
+        raise error(template.format(first=first, first_dim=first_dim, second=second, second_dim=second_dim))

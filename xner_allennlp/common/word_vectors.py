@@ -6,9 +6,10 @@ once per change on disk (binary cache).
 The parts live in `xner_allennlp.common.vectors`: `table` (`WordVectors`, merging), `parsing`
 (fastText/MUSE and GloVe text, gzipped or not: the pyarrow fast path of `arrow_parsing`, the
 reference parser, and the `text_format` basics they share), `cache` (the binary cache). This
-module puts them together and is what the rest of the package imports. Timings and memory: benchmarks/README.md
-(`load_vectors.py`).
+module puts them together and is what the rest of the package imports. Timings and memory:
+benchmarks/README.md (`load_vectors.py`).
 """
+
 import logging
 import os
 import threading
@@ -42,8 +43,6 @@ logger = logging.getLogger(__name__)
 # read-only table. (Tests clear it to make the next load read the disk again.)
 _memory: Dict[str, WordVectors] = {}
 _memory_lock = threading.Lock()
-# The key's old name, for callers that locate a file's cache entry.
-_cache_key = cache_key
 
 
 def load_word_vectors(

@@ -1,6 +1,6 @@
 import logging
 import os
-from typing import Dict, Iterable, Iterator, List, Optional, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Union, cast
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Instance, Vocabulary
@@ -68,11 +68,11 @@ class VectorVocabulary(Vocabulary):
     ) -> "Vocabulary":
         if max_vector_words is not None and max_vector_words < 1:
             raise ConfigurationError(
-                f"from_instances_and_vectors: max_vector_words must be at least 1, got "
-                f"{max_vector_words}"
+                f"from_instances_and_vectors: max_vector_words must be at least 1, got {max_vector_words}"
             )
-        surface: Dict[str, str] = {}
-        vocab = cls.from_instances(_recording_romanized(instances, surface), **kwargs)
+        surface: Dict[str, Optional[str]] = {}
+        # allennlp's classmethods build `cls`, though annotated as returning a `Vocabulary`.
+        vocab = cast(VectorVocabulary, cls.from_instances(_recording_romanized(instances, surface), **kwargs))
         vocab.romanizations = _uroman_romanizations(surface)
         files = [vector_files] if isinstance(vector_files, str) else list(vector_files)
         table = load_merged(files, encoding=vector_encoding, max_words=max_vector_words)
@@ -94,7 +94,7 @@ class VectorVocabulary(Vocabulary):
 
     @classmethod
     def from_files(cls, directory, padding_token=None, oov_token=None) -> "Vocabulary":
-        vocab = super().from_files(directory, padding_token, oov_token)
+        vocab = cast(VectorVocabulary, super().from_files(directory, padding_token, oov_token))
         path = os.path.join(str(directory), ROMANIZED_FILE)
         if os.path.isfile(path):
             vocab.romanizations = read_romanizations(path)
@@ -102,7 +102,9 @@ class VectorVocabulary(Vocabulary):
         return vocab
 
 
-def _recording_romanized(instances: Iterable[Instance], surface: Dict[str, str]) -> Iterator[Instance]:
+def _recording_romanized(
+    instances: Iterable[Instance], surface: Dict[str, Optional[str]]
+) -> Iterator[Instance]:
     """`instances`, recording the romanized form of every non-ASCII surface word on the way."""
     for instance in instances:
         field = instance.fields.get("tokens")
@@ -112,7 +114,7 @@ def _recording_romanized(instances: Iterable[Instance], surface: Dict[str, str])
         yield instance
 
 
-def _uroman_romanizations(surface: Dict[str, str]) -> Romanizations:
+def _uroman_romanizations(surface: Dict[str, Optional[str]]) -> Romanizations:
     """
     The (language, word, romanized) of the instances that uroman gave this process: the
     instances say which words and forms, the romanizer's record which uroman language code
@@ -120,13 +122,13 @@ def _uroman_romanizations(surface: Dict[str, str]) -> Romanizations:
     """
     table: Romanizations = {}
     for language, known in list(romanization.all_known_romanizations().items()):
-        words = {w: r for w, r in surface.items() if known.get(w) == r and _storable(w, r)}
+        words = {w: r for w, r in surface.items() if r is not None and known.get(w) == r and _storable(w, r)}
         if words:
             table[language] = dict(sorted(words.items()))
     return table
 
 
-def _storable(word: str, romanized: Optional[str]) -> bool:
+def _storable(word: str, romanized: str) -> bool:
     return bool(romanized) and not any(c in s for s in (word, romanized) for c in "\t\n\r")
 
 
@@ -151,6 +153,4 @@ def read_romanizations(path: str) -> Romanizations:
     return table
 
 
-Vocabulary.register("from_instances_and_vectors", constructor="from_instances_and_vectors")(
-    VectorVocabulary
-)
+Vocabulary.register("from_instances_and_vectors", constructor="from_instances_and_vectors")(VectorVocabulary)

@@ -1,9 +1,11 @@
-from typing import Dict, Iterable, List
 import os
+from typing import Dict, Iterable, Iterator, List, Tuple, cast
 
 from allennlp.common import FromParams
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import DatasetReader, Instance
+
+from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
 
 
 class Source(FromParams):
@@ -59,7 +61,8 @@ class MultiSourceReader(DatasetReader):
             source.reader._distributed_info = self._distributed_info
             # One small source (a few pseudo-labelled sentences) may leave a worker without any
             # of its sentences; the other sources still give that worker some.
-            source.reader.check_worker_share = False
+            if isinstance(source.reader, XnerConllReader):
+                source.reader.check_worker_share = False
             yield from source.reader._read(source.path)
 
     def source_names(self, file_path: str) -> List[str]:
@@ -76,11 +79,12 @@ class MultiSourceReader(DatasetReader):
         # The sources share one input format; the first one stands for all of them.
         return next(iter(self.sources.values())).reader
 
-    def text_to_instance(self, *args, **kwargs) -> Instance:  # type: ignore
+    def text_to_instance(self, *args, **kwargs) -> Instance:
         return self._first_reader().text_to_instance(*args, **kwargs)
 
     def apply_token_indexers(self, instance: Instance) -> None:
         self._first_reader().apply_token_indexers(instance)
 
-    def read_sentences(self, path: str):
-        return self._first_reader().read_sentences(path)
+    def read_sentences(self, path: str) -> Iterator[Tuple[int, List[str], List[str]]]:
+        # The sources are `xner_conll` readers, the ones with `read_sentences`.
+        return cast(XnerConllReader, self._first_reader()).read_sentences(path)

@@ -8,7 +8,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 from allennlp.common import Lazy
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.file_utils import open_compressed
-from allennlp.data import DatasetReader, Instance, Token, Vocabulary
+from allennlp.data import DatasetReader, Field, Instance, Token, Vocabulary
 from allennlp.data.dataset_readers.dataset_utils.span_utils import to_bioul
 from allennlp.data.fields import MetadataField, SequenceLabelField, TextField
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
@@ -110,14 +110,14 @@ class XnerConllReader(DatasetReader):
 
     def __init__(
         self,
-        token_indexers: Dict[str, TokenIndexer] = None,
+        token_indexers: Optional[Dict[str, TokenIndexer]] = None,
         encoding: str = "utf-8",
         lowercase: bool = True,
         replace_numbers: bool = True,
         replace_urls: bool = True,
-        romanizer: Romanizer = None,
+        romanizer: Optional[Romanizer] = None,
         drop_tag_types: Sequence[str] = (),
-        tag_map: Dict[str, str] = None,
+        tag_map: Optional[Dict[str, str]] = None,
         empty_tag: Optional[str] = None,
         translator: Union[Lazy[Translator], Translator, None] = None,
         translation_mode: str = "replace",
@@ -127,9 +127,7 @@ class XnerConllReader(DatasetReader):
         lowercase_characters: bool = False,
         **kwargs,
     ) -> None:
-        super().__init__(
-            manual_distributed_sharding=True, manual_multiprocess_sharding=True, **kwargs
-        )
+        super().__init__(manual_distributed_sharding=True, manual_multiprocess_sharding=True, **kwargs)
         self._token_indexers = token_indexers or {
             "tokens": SingleIdTokenIndexer(),
             "token_characters": RomanizedCharactersIndexer(),
@@ -175,7 +173,7 @@ class XnerConllReader(DatasetReader):
         path = _require_data_file(file_path)
         counted = [0]
 
-        def sentences() -> Iterator[Tuple[int, Tuple[int, List[str], List[str], List[str]]]]:
+        def sentences() -> Iterator[Tuple[int, Tuple[int, List[str], List[str], List[Optional[str]]]]]:
             for item in enumerate(self._read_rows(path)):
                 counted[0] += 1
                 yield item
@@ -196,10 +194,11 @@ class XnerConllReader(DatasetReader):
             tags = self._to_bioul(tags, path, first_line)
             lines: Sequence[int] = range(first_line, first_line + len(words))
             if self._shuffle_words:
-                order = shuffled_order(
-                    tags, random.Random(self._shuffle_seed * 1_000_003 + position)
-                )
-                words, tags, lines, pos = ([items[i] for i in order] for items in (words, tags, lines, pos))
+                order = shuffled_order(tags, random.Random(self._shuffle_seed * 1_000_003 + position))
+                words = [words[i] for i in order]
+                tags = [tags[i] for i in order]
+                lines = [lines[i] for i in order]
+                pos = [pos[i] for i in order]
             normalized = self.normalize(words)
             source = (path, lines)
             if self._translator is None or self._translation_mode == "append":
@@ -213,8 +212,7 @@ class XnerConllReader(DatasetReader):
                     )
                 # Untranslated words keep their surface form for the character encoder.
                 surface = [
-                    w if t == n else transfer_case(w, t)
-                    for w, n, t in zip(words, normalized, translated)
+                    w if t == n else transfer_case(w, t) for w, n, t in zip(words, normalized, translated)
                 ]
                 if self._capitalize_nouns:
                     surface = self._capitalized_nouns(surface, pos, path, lines)
@@ -229,7 +227,7 @@ class XnerConllReader(DatasetReader):
         for first_line, words, tags, _ in self._read_rows(path):
             yield first_line, words, tags
 
-    def _read_rows(self, path: str) -> Iterator[Tuple[int, List[str], List[str], List[str]]]:
+    def _read_rows(self, path: str) -> Iterator[Tuple[int, List[str], List[str], List[Optional[str]]]]:
         """
         `read_sentences`, with each token's second column too (the POS tag of the CoNLL-2003
         and CoNLL-2002 nl files; `None` for a two-column line).
@@ -259,7 +257,7 @@ class XnerConllReader(DatasetReader):
                             path,
                             line_number,
                             f"token {fields[0]!r} has no tag column; expected the word first and "
-                            "the NER tag last (set the reader's `empty_tag`, e.g. \"O\", to "
+                            'the NER tag last (set the reader\'s `empty_tag`, e.g. "O", to '
                             "accept such lines)",
                         )
                     tag = self._empty_tag
@@ -308,19 +306,14 @@ class XnerConllReader(DatasetReader):
             # to_bioul's IOB1 mode also reads IOB2: B- always opens a span there.
             bioul = to_bioul(tags, encoding="IOB1")
         if self._drop_tag_types:
-            bioul = [
-                "O" if tag != "O" and tag[2:] in self._drop_tag_types else tag for tag in bioul
-            ]
+            bioul = ["O" if tag != "O" and tag[2:] in self._drop_tag_types else tag for tag in bioul]
         return bioul
 
     # ------------------------------------------------------------------ instances
 
     def normalize(self, words: Sequence[str]) -> List[str]:
         """The normalised forms the word indexer and the translator see."""
-        return [
-            normalize_word(w, self._lowercase, self._replace_numbers, self._replace_urls)
-            for w in words
-        ]
+        return [normalize_word(w, self._lowercase, self._replace_numbers, self._replace_urls) for w in words]
 
     def _character_forms(self, words: List[str]) -> List[str]:
         # uroman's time grows faster than the word's length (23 s for 100,000 Bengali
@@ -332,7 +325,7 @@ class XnerConllReader(DatasetReader):
         ]
         return [w.lower() for w in words] if self._lowercase_characters else words
 
-    def text_to_instance(  # type: ignore
+    def text_to_instance(
         self,
         words: List[str],
         tags: Optional[List[str]] = None,
@@ -348,12 +341,12 @@ class XnerConllReader(DatasetReader):
         """
         if normalized is None:
             normalized = self.normalize(words)
-        tokens = [
+        tokens: List[Token] = [
             RomanizedToken(n, self._romanizer.romanize(c) or c, surface=w)
             for w, c, n in zip(words, self._character_forms(words), normalized)
         ]
         text_field = TextField(tokens, self._token_indexers)
-        fields = {"tokens": text_field, "metadata": MetadataField({"words": list(words)})}
+        fields: Dict[str, Field] = {"tokens": text_field, "metadata": MetadataField({"words": list(words)})}
         if tags is not None:
             path, lines = source or ("text_to_instance input", None)
             fields["tags"] = TagsField(tags, text_field, "labels", path, lines)
@@ -370,6 +363,9 @@ class TagsField(SequenceLabelField):
     """
 
     __slots__ = ["path", "lines"]
+    labels: List[str]
+    path: str
+    lines: Optional[Sequence[int]]
 
     def __init__(
         self,

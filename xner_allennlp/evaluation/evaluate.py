@@ -4,12 +4,14 @@ Scoring an archived model on a CoNLL file the way the paper analyses its results
 `evaluation.report` compare its spans with the gold ones; the OOV rate is taken against the
 model's own word vectors, and the wordpiece statistics against its transformer indexer.
 """
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.tqdm import Tqdm
-from allennlp.data import DatasetReader, Instance
+from allennlp.data import DatasetReader, Instance, Token
+from allennlp.data.fields import SequenceLabelField, TextField
 from allennlp.models import Model
 
 from xner_allennlp.data.token_indexers import SurfaceTransformerMismatchedIndexer
@@ -24,6 +26,16 @@ from xner_allennlp.evaluation.report import (
 from xner_allennlp.token_embedders.aligned_vectors import AlignedVectorsEmbedder
 
 
+def _gold_tags(instance: Instance) -> List[str]:
+    # The reader's tags: a `SequenceLabelField` of strings (one may hold label ids instead).
+    tags = cast(SequenceLabelField, instance["tags"])
+    return cast(List[str], tags.labels)
+
+
+def _tokens(instance: Instance) -> List[Token]:
+    return cast(TextField, instance["tokens"]).tokens
+
+
 def _label_namespace(model: Model) -> str:
     return getattr(model, "label_namespace", "labels")
 
@@ -32,7 +44,7 @@ def check_known_tags(model: Model, instances: Sequence[Instance], path: str) -> 
     """Raises `ConfigurationError` listing the gold tags of `instances` the model cannot predict."""
     namespace = _label_namespace(model)
     known = model.vocab.get_token_to_index_vocabulary(namespace)
-    unknown = sorted({t for i in instances for t in i["tags"].labels if t not in known})
+    unknown = sorted({t for i in instances for t in _gold_tags(i) if t not in known})
     if unknown:
         raise ConfigurationError(
             f"{path}: tags the model does not know: {', '.join(unknown)} (the model knows "
@@ -102,14 +114,12 @@ def report(model: Model, reader: DatasetReader, path: str, batch_size: int = 64)
         reader.apply_token_indexers(instance)
     check_known_tags(model, instances, path)
     predicted_tags = predict_tags(model, instances, batch_size)
-    gold = [bioul_spans(instance["tags"].labels) for instance in instances]
+    gold = [bioul_spans(_gold_tags(instance)) for instance in instances]
     predicted = [bioul_spans(tags) for tags in predicted_tags]
-    words = [token.text for instance in instances for token in instance["tokens"].tokens]
-    surface = [
-        getattr(token, "surface", None) or token.text
-        for instance in instances
-        for token in instance["tokens"].tokens
-    ]
+    tokens = [token for instance in instances for token in _tokens(instance)]
+    # The reader's tokens all have a text (allennlp's `Token.text` is optional).
+    words = cast(List[str], [token.text for token in tokens])
+    surface = [getattr(token, "surface", None) or word for token, word in zip(tokens, words)]
     lookup = aligned_vectors_lookup(model)
     subword = subword_tokenizer(reader)
     return {
@@ -154,8 +164,7 @@ def format_report(result: Dict[str, Any]) -> str:
     lines += _score_table("Entity spans, exact match (scores in %)", "type", result["spans"])
     lines.append("")
     lines += _score_table(
-        "By entity length in tokens (scores in %; a matched prediction counts in its gold "
-        "span's bucket)",
+        "By entity length in tokens (scores in %; a matched prediction counts in its gold span's bucket)",
         "length",
         {bucket: result["length"][bucket] for bucket in LENGTH_BUCKETS},
     )
@@ -181,4 +190,3 @@ def format_report(result: Dict[str, Any]) -> str:
             f"  types   {oov['types']:7d}  {oov['oov_types']:7d}  {100 * oov['type_rate']:7.2f}",
         ]
     return "\n".join(lines)
-

@@ -11,8 +11,9 @@ pyplot state; matplotlib is imported only when a figure is drawn):
 The module imports nothing of the package at its top, so that `scripts/plot_results.py` can load
 it without importing allennlp.
 """
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
 import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 FIGURE_DPI = 100
 _LENGTH_NAMES = {"1": "1 token", "2": "2 tokens", ">=3": "\u2265 3 tokens"}
@@ -89,7 +90,9 @@ def plot_report(result: Mapping[str, Any], path: str, title: Optional[str] = Non
     return _save(figure, path)
 
 
-def results_table(rows: Iterable[Mapping[str, Any]]) -> Tuple[List[str], List[str], Dict[Tuple[str, str], float]]:
+def results_table(
+    rows: Iterable[Mapping[str, Any]],
+) -> Tuple[List[str], List[str], Dict[Tuple[str, str], float]]:
     """
     `(targets, variants, {(target, variant): dev F1 in %})` of results rows, in order of first
     appearance. A variant of the encoder backend (`backend: "encoder"`) is named
@@ -128,8 +131,16 @@ def plot_results(rows: Iterable[Mapping[str, Any]], path: str) -> str:
         raise ValueError("no results rows with target, variant and dev_f1")
     figure, (axes,) = _figure(10, 4.5)
     colors = [
-        "#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3",
-        "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd",
+        "#4c72b0",
+        "#dd8452",
+        "#55a868",
+        "#c44e52",
+        "#8172b3",
+        "#937860",
+        "#da8bc3",
+        "#8c8c8c",
+        "#ccb974",
+        "#64b5cd",
     ]
     # Each target's bars side by side, centred on the target (no gaps for missing variants);
     # a variant has one colour everywhere.
@@ -145,8 +156,15 @@ def plot_results(rows: Iterable[Mapping[str, Any]], path: str) -> str:
             label = None if variant in labelled else variant
             labelled.add(variant)
             axes.bar([x], [value], width=width * 0.92, color=color, label=label)
-            axes.annotate(f"{value:.0f}", (x, value), xytext=(0, 2), textcoords="offset points",
-                          ha="center", va="bottom", fontsize=7)
+            axes.annotate(
+                f"{value:.0f}",
+                (x, value),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
     axes.set_xticks(range(len(targets)))
     axes.set_xticklabels([f"en \u2192 {t}" for t in targets])
     axes.set_ylim(0, 100)

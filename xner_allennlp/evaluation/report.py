@@ -18,6 +18,7 @@ is `end - start`. Every function that takes spans takes one list per sentence.
 * `oov_rates`: the share of word tokens and of distinct word types that have no vector (paper,
   Table 6).
 """
+
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 Span = Tuple[str, int, int]
@@ -74,9 +75,7 @@ def prf(correct: int, predicted: int, gold: int) -> Dict[str, float]:
 
 def _check_lengths(gold: Sequence, predicted: Sequence) -> None:
     if len(gold) != len(predicted):
-        raise ValueError(
-            f"{len(gold)} sentences of gold spans but {len(predicted)} of predicted spans"
-        )
+        raise ValueError(f"{len(gold)} sentences of gold spans but {len(predicted)} of predicted spans")
 
 
 def span_scores(

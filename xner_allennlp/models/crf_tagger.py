@@ -2,9 +2,11 @@ import os
 import re
 from typing import Any, Dict, Optional, Union
 
+import torch
 from allennlp.common import Params
 from allennlp.data import Vocabulary
 from allennlp.models import Model
+from allennlp.training.metrics import Metric
 from allennlp_models.tagging.models.crf_tagger import CrfTagger
 
 from xner_allennlp.speed.batched_crf import batched_crf as _batched
@@ -48,6 +50,9 @@ class XnerCrfTagger(CrfTagger):
     """
 
     default_predictor = "xner_tagger"
+    # Set by CrfTagger's constructor (allennlp-models has no type information).
+    crf: Optional[torch.nn.Module]
+    _f1_metric: Optional[Metric]
 
     def __init__(
         self,

@@ -6,13 +6,14 @@ SQLite gives what the cache needs without code of our own: a process that dies m
 leaves the last committed state (its journal rolls the rest back, so a half-written entry is
 never read), and several processes (distributed workers) may read and write one file at once.
 """
-from typing import Dict, Iterable, List, Optional, Tuple
+
 import logging
 import os
 import random
 import sqlite3
 import threading
 import time
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 

@@ -1,5 +1,6 @@
 """Moved to `xner_allennlp.speed.packed_recurrence`; this path stays importable."""
-from xner_allennlp.speed.packed_recurrence import (  # noqa: F401
+
+from xner_allennlp.speed.packed_recurrence import (
     PackedLayout,
     final_states,
     lstm_directions,
@@ -10,3 +11,15 @@ from xner_allennlp.speed.packed_recurrence import (  # noqa: F401
     sequence_outputs,
     supports_fast_path,
 )
+
+__all__ = [
+    "PackedLayout",
+    "final_states",
+    "lstm_directions",
+    "packed_layout",
+    "recurrence",
+    "run_packed_lstm",
+    "run_packed_rows",
+    "sequence_outputs",
+    "supports_fast_path",
+]

@@ -1,2 +1,7 @@
 """Moved to `xner_allennlp.speed.packed_lstm`; this path stays importable."""
-from xner_allennlp.speed.packed_lstm import PackedLstmSeq2SeqEncoder  # noqa: F401
+
+from xner_allennlp.speed.packed_lstm import PackedLstmSeq2SeqEncoder
+
+__all__ = [
+    "PackedLstmSeq2SeqEncoder",
+]

@@ -173,27 +173,21 @@ class XnerTaggerPredictor(Predictor):
     @staticmethod
     def _check_json(inputs: Any, line: Optional[int]) -> None:
         if not isinstance(inputs, dict):
-            raise InputFormatError(
-                INPUT_NAME, line, f"expected a JSON object, got {type(inputs).__name__}"
-            )
+            raise InputFormatError(INPUT_NAME, line, f"expected a JSON object, got {type(inputs).__name__}")
         has_sentence, has_tokens = "sentence" in inputs, "tokens" in inputs
         if has_sentence == has_tokens:
             raise InputFormatError(
                 INPUT_NAME,
                 line,
-                "a JSON input needs exactly one of \"sentence\" (a string) and \"tokens\" "
+                'a JSON input needs exactly one of "sentence" (a string) and "tokens" '
                 f"(a list of strings); got keys {sorted(inputs)}",
             )
         if has_sentence and not isinstance(inputs["sentence"], str):
-            raise InputFormatError(INPUT_NAME, line, "\"sentence\" must be a string")
+            raise InputFormatError(INPUT_NAME, line, '"sentence" must be a string')
         if has_tokens:
             tokens = inputs["tokens"]
-            if not isinstance(tokens, list) or not all(
-                isinstance(t, str) and t.strip() for t in tokens
-            ):
-                raise InputFormatError(
-                    INPUT_NAME, line, "\"tokens\" must be a list of non-blank strings"
-                )
+            if not isinstance(tokens, list) or not all(isinstance(t, str) and t.strip() for t in tokens):
+                raise InputFormatError(INPUT_NAME, line, '"tokens" must be a list of non-blank strings')
 
     @staticmethod
     def _checked_text(inputs: JsonDict, line: Optional[int]) -> JsonDict:
@@ -279,9 +273,7 @@ class XnerTaggerPredictor(Predictor):
         for kind, start, end in bioul_spans(tags):
             first = item.starts[start]
             last = item.starts[end - 1] + len(item.words[end - 1])
-            entities.append(
-                {"text": item.text[first:last], "type": kind, "start": first, "end": last}
-            )
+            entities.append({"text": item.text[first:last], "type": kind, "start": first, "end": last})
         return {"tokens": item.words, "tags": tags, "entities": entities}
 
     def dump_line(self, outputs: JsonDict) -> str:

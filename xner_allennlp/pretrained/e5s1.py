@@ -16,9 +16,10 @@ Weights named `*.w` and `emb.word` are Q4_0 blocks (fp16 scale + 16 bytes holdin
 byte j is weight j in the low nibble and weight j+16 in the high one, value = (q - 8) * scale);
 everything else is float32.
 """
+
+import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
-import struct
 
 import numpy as np
 
@@ -179,9 +180,7 @@ def read_e5s1(path: str) -> E5S1Model:
     offsets = np.frombuffer(cursor.take(4 * (n_pieces + 1), "piece offsets"), dtype="<u4")
     scores = np.frombuffer(cursor.take(4 * n_pieces, "piece scores"), dtype="<f4")
     blob = cursor.take(blob_len, "piece bytes")
-    pieces = [
-        blob[offsets[i] : offsets[i + 1]].decode("utf-8", errors="replace") for i in range(n_pieces)
-    ]
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8", errors="replace") for i in range(n_pieces)]
     _n_norm, norm_bytes = cursor.unpack("iI", "normalisation map")
     cursor.take(norm_bytes, "normalisation map")
     (n_tensors,) = cursor.unpack("i", "tensor directory")
@@ -254,7 +253,9 @@ def write_e5s1(path: str, model: E5S1Model, version: int = 1) -> None:
     offsets = np.zeros(len(blobs) + 1, dtype="<u4")
     offsets[1:] = np.cumsum([len(b) for b in blobs])
     ids = model.special_ids
-    header += struct.pack("<5iQ", len(blobs), ids["bos"], ids["eos"], ids["pad"], ids["unk"], int(offsets[-1]))
+    header += struct.pack(
+        "<5iQ", len(blobs), ids["bos"], ids["eos"], ids["pad"], ids["unk"], int(offsets[-1])
+    )
     header += offsets.tobytes() + np.asarray(model.scores, dtype="<f4").tobytes() + b"".join(blobs)
     header += struct.pack("<iI", 0, 0)
     payloads = []

@@ -14,13 +14,14 @@ a copy of the weights file is kept in the encoder store
 (`$XNER_ENCODER_STORE`, default `~/.cache/xner_allennlp/encoders/<sha256>/`), which training and
 `allennlp xner-encoder` fill. A fine-tuned encoder's weights are in the archive's weights.th.
 """
-from typing import Dict, Optional, Tuple
+
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+from typing import Dict, Optional, Tuple
 
 from allennlp.common.checks import ConfigurationError
 

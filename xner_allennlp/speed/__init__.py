@@ -14,9 +14,17 @@ same outputs up to float rounding.
 
 The configs switch all three with one field, `speed` in `training_configs/base.libsonnet`
 (`XNER_SPEED`, default `true`); `false` builds the stock modules (and `xner_crf_tagger` with
-`batched_crf: false`). tests/test_speed_switch.py checks that both build the same parameters
+`batched_crf: false`). tests/speed/test_speed_switch.py checks that both build the same parameters
 and outputs; benchmarks/README.md has what each module saves.
 """
+
 from xner_allennlp.speed.batched_crf import BatchedConditionalRandomField, batched_crf
 from xner_allennlp.speed.packed_lstm import PackedLstmSeq2SeqEncoder
 from xner_allennlp.speed.unique_character_encoding import UniqueCharacterEncoder
+
+__all__ = [
+    "BatchedConditionalRandomField",
+    "batched_crf",
+    "PackedLstmSeq2SeqEncoder",
+    "UniqueCharacterEncoder",
+]

@@ -108,9 +108,7 @@ class BatchedConditionalRandomField(ConditionalRandomField):
     `include_start_end_transitions`.
     """
 
-    def _input_likelihood(
-        self, logits: torch.Tensor, transitions: torch.Tensor, mask: torch.BoolTensor
-    ):
+    def _input_likelihood(self, logits: torch.Tensor, transitions: torch.Tensor, mask: torch.BoolTensor):
         lengths = _prefix_lengths(mask)
         if lengths is None:
             return super()._input_likelihood(logits, transitions, mask)
@@ -136,12 +134,16 @@ class BatchedConditionalRandomField(ConditionalRandomField):
             score = score + self.start_transitions[tags[:, 0]] + self.end_transitions[last_tags]
         return score
 
-    def viterbi_tags(self, logits: torch.Tensor, mask: torch.BoolTensor = None, top_k: int = None):
+    def viterbi_tags(
+        self, logits: torch.Tensor, mask: Optional[torch.Tensor] = None, top_k: Optional[int] = None
+    ):
         if mask is None:
             mask = torch.ones(logits.shape[:2], dtype=torch.bool, device=logits.device)
         lengths = _prefix_lengths(mask, min_length=0)
         if top_k not in (None, 1) or lengths is None:
-            return super().viterbi_tags(logits, mask, top_k)
+            # allennlp annotates masks as the legacy `torch.BoolTensor` class, which no tensor is to
+            # mypy; a bool tensor is what it takes.
+            return super().viterbi_tags(logits, mask, top_k)  # type: ignore[arg-type]
         with torch.no_grad():
             paths = self._batched_viterbi(logits.detach(), lengths)
         if top_k is None:
@@ -211,14 +213,12 @@ class BatchedConditionalRandomField(ConditionalRandomField):
         final = final_emissions + best
         final_scores, last = final.max(1)
         pointers = torch.stack(backpointers).tolist() if backpointers else []
-        previous = previous.tolist()
+        last_pointers = previous.tolist()
         paths = []
-        for b, (length, tag, score) in enumerate(
-            zip(lengths.tolist(), last.tolist(), final_scores.tolist())
-        ):
+        for b, (length, tag, score) in enumerate(zip(lengths.tolist(), last.tolist(), final_scores.tolist())):
             path: List[int] = []
             if length:
-                path.append(previous[b][tag])
+                path.append(last_pointers[b][tag])
                 for step in range(length - 1, 0, -1):
                     path.append(pointers[step][b][path[-1]])
                 path.reverse()

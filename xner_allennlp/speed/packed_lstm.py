@@ -1,3 +1,5 @@
+from typing import Optional, cast
+
 import torch
 from allennlp.modules.seq2seq_encoders import LstmSeq2SeqEncoder, Seq2SeqEncoder
 
@@ -28,7 +30,7 @@ class PackedLstmSeq2SeqEncoder(LstmSeq2SeqEncoder):
     """
 
     def forward(
-        self, inputs: torch.Tensor, mask: torch.BoolTensor, hidden_state: torch.Tensor = None
+        self, inputs: torch.Tensor, mask: torch.BoolTensor, hidden_state: Optional[torch.Tensor] = None
     ) -> torch.Tensor:
         if (
             mask is None
@@ -41,5 +43,6 @@ class PackedLstmSeq2SeqEncoder(LstmSeq2SeqEncoder):
         layout = packed_layout(mask.sum(1))
         if not layout.batch_sizes:
             return inputs.new_zeros(batch_size, length, self.get_output_dim())
-        hidden = run_packed_lstm(self._module, inputs, layout)
+        # LstmSeq2SeqEncoder wraps a torch.nn.LSTM (its wrapper's attribute is typed as a Module).
+        hidden = run_packed_lstm(cast(torch.nn.LSTM, self._module), inputs, layout)
         return sequence_outputs(hidden, layout, (batch_size, length))

@@ -20,6 +20,7 @@ sequence reversed within its own length, so padding never enters the recurrence.
 This is for CPU: on a GPU, cuDNN's fused LSTM is faster, and the modules using this fall back
 to `torch.nn.LSTM` there.
 """
+
 from typing import List, NamedTuple, Tuple
 
 import torch
@@ -76,9 +77,7 @@ def _forward_steps(
         if step == 0:
             pre = gates_x[:, offset : offset + n]
         else:
-            pre = torch.baddbmm(
-                gates_x[:, offset : offset + n], hidden[:, previous : previous + n], w_hh_t
-            )
+            pre = torch.baddbmm(gates_x[:, offset : offset + n], hidden[:, previous : previous + n], w_hh_t)
         act = acts[:, offset : offset + n]
         torch.sigmoid(pre, out=act)
         torch.tanh(pre[:, :, h2:h3], out=act[:, :, h2:h3])
@@ -177,15 +176,11 @@ class _LstmRecurrence(torch.autograd.Function):
         torch.mul(i, 1 - g * g, out=coefficient[..., h2:h3])
         torch.mul(tanh_cells, o * (1 - o), out=coefficient[..., h3:])
         dc_dh = o * (1 - tanh_cells * tanh_cells)
-        grad_gates = _backward_steps(
-            grad_hidden.contiguous(), coefficient, dc_dh, f, w_hh, batch_sizes
-        )
+        grad_gates = _backward_steps(grad_hidden.contiguous(), coefficient, dc_dh, f, w_hh, batch_sizes)
         grad_w_hh = None
         if ctx.needs_input_grad[1]:
             if len(batch_sizes) > 1:
-                grad_w_hh = torch.bmm(
-                    grad_gates[:, first:].transpose(1, 2), hidden[:, previous_rows]
-                )
+                grad_w_hh = torch.bmm(grad_gates[:, first:].transpose(1, 2), hidden[:, previous_rows])
             else:
                 grad_w_hh = torch.zeros_like(w_hh)
         return grad_gates, grad_w_hh, None
@@ -218,9 +213,7 @@ def supports_fast_path(lstm: torch.nn.Module, inputs: torch.Tensor) -> bool:
     )
 
 
-def run_packed_lstm(
-    lstm: torch.nn.LSTM, inputs: torch.Tensor, layout: PackedLayout
-) -> torch.Tensor:
+def run_packed_lstm(lstm: torch.nn.LSTM, inputs: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
     """
     Hidden states (K, T, H) of `lstm` over `inputs` (N, L, D), rows in `layout`'s packed order:
     direction 0 reads the sequences forwards, direction 1 (bidirectional) reversed.
@@ -281,7 +274,5 @@ def sequence_outputs(hidden: torch.Tensor, layout: PackedLayout, shape: Tuple[in
     positions = [layout.forward_position, layout.backward_position]
     for k in range(directions):
         index = layout.sequence * length + positions[k]
-        parts.append(
-            hidden.new_zeros(batch * length, hidden_size).index_copy(0, index, hidden[k])
-        )
+        parts.append(hidden.new_zeros(batch * length, hidden_size).index_copy(0, index, hidden[k]))
     return torch.cat(parts, -1).view(batch, length, directions * hidden_size)

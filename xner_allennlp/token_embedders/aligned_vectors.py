@@ -55,6 +55,10 @@ class AlignedVectorsEmbedder(TokenEmbedder):
     vocab : `Vocabulary`, supplied by allennlp.
     """
 
+    # Buffers (`register_buffer`): the frozen rows, and which words have a vector.
+    weight: torch.Tensor
+    has_vector: torch.Tensor
+
     def __init__(
         self,
         embedding_dim: int,
@@ -64,7 +68,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         oov_seed: int = 13,
         encoding: str = "utf-8",
         max_words: Optional[int] = None,
-        vocab: Vocabulary = None,
+        vocab: Optional[Vocabulary] = None,
     ) -> None:
         super().__init__()
         if vocab is None:
@@ -74,9 +78,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
                 f"aligned_vectors: embedding_dim must be at least 1, got {embedding_dim}"
             )
         if max_words is not None and max_words < 1:
-            raise ConfigurationError(
-                f"aligned_vectors: max_words must be at least 1, got {max_words}"
-            )
+            raise ConfigurationError(f"aligned_vectors: max_words must be at least 1, got {max_words}")
         self._dim = embedding_dim
         self._namespace = vocab_namespace
         self._trainable_oov = trainable_oov
@@ -134,9 +136,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
     def _make_oov_parameter(self) -> None:
         # Full-size so that the parameter's shape depends only on the vocabulary, as archive
         # loading needs; only the rows of words without a vector are ever read.
-        self.oov_weight = (
-            torch.nn.Parameter(self.weight.clone()) if self._trainable_oov else None
-        )
+        self.oov_weight = torch.nn.Parameter(self.weight.clone()) if self._trainable_oov else None
 
     def get_output_dim(self) -> int:
         return self._dim
@@ -157,9 +157,9 @@ class AlignedVectorsEmbedder(TokenEmbedder):
     def extend_vocab(
         self,
         extended_vocab: Vocabulary,
-        vocab_namespace: str = None,
-        extension_pretrained_file: str = None,
-        model_path: str = None,
+        vocab_namespace: Optional[str] = None,
+        extension_pretrained_file: Optional[str] = None,
+        model_path: Optional[str] = None,
     ) -> None:
         """
         Adds rows for words the vocabulary gained after training. They get their vector from
@@ -172,9 +172,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         old_size = self.weight.size(0)
         if new_size <= old_size:
             return
-        files = as_list(extension_pretrained_file) or [
-            f for f in self._files if os.path.isfile(f)
-        ]
+        files = as_list(extension_pretrained_file) or [f for f in self._files if os.path.isfile(f)]
         if not files:
             logger.warning(
                 "aligned_vectors: %d new '%s' words but no vector file to look them up in "
@@ -182,9 +180,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
                 new_size - old_size,
                 namespace,
             )
-        tokens = [
-            extended_vocab.get_token_from_index(i, namespace) for i in range(old_size, new_size)
-        ]
+        tokens = [extended_vocab.get_token_from_index(i, namespace) for i in range(old_size, new_size)]
         weight, has_vector = self._build(tokens, self._load_table(files) if files else None, old_size)
         device = self.weight.device
         new_rows = torch.from_numpy(weight).to(device)

@@ -1,8 +1,8 @@
-from typing import List, Optional, Sequence, Tuple, Union
 import hashlib
 import json
 import logging
 import os
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -135,14 +135,10 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             self._register_state_dict_hook(_drop_frozen_transformer)
         num_hidden = config.num_hidden_layers + 1
         self.layers = _layer_indices(layers, num_hidden)
-        self.cache_layers = (
-            self.layers if cache_layers is None else _layer_indices(cache_layers, num_hidden)
-        )
+        self.cache_layers = self.layers if cache_layers is None else _layer_indices(cache_layers, num_hidden)
         not_cached = [i for i in self.layers if i not in self.cache_layers]
         if not_cached:
-            raise ConfigurationError(
-                f"layers {not_cached} are not in cache_layers {self.cache_layers}"
-            )
+            raise ConfigurationError(f"layers {not_cached} are not in cache_layers {self.cache_layers}")
         # Positions of `layers` inside a cached entry.
         self._selected = [self.cache_layers.index(i) for i in self.layers]
         self.layer_mix = layer_mix
@@ -174,16 +170,18 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     def fingerprint(self) -> str:
         """Hash of the encoder's weights and architecture and of this feature recipe."""
         digest = hashlib.blake2b(digest_size=16)
-        digest.update(json.dumps(
-            {
-                "recipe": _RECIPE_VERSION,
-                "config": self._config_json,
-                "layers": self.cache_layers,
-                "sub_token_mode": self.sub_token_mode,
-                "max_length": self.max_length,
-            },
-            sort_keys=True,
-        ).encode())
+        digest.update(
+            json.dumps(
+                {
+                    "recipe": _RECIPE_VERSION,
+                    "config": self._config_json,
+                    "layers": self.cache_layers,
+                    "sub_token_mode": self.sub_token_mode,
+                    "max_length": self.max_length,
+                },
+                sort_keys=True,
+            ).encode()
+        )
         for name, tensor in sorted(self.transformer.state_dict().items()):
             digest.update(name.encode())
             # The buffer itself, not a copy: this hashes every weight once per process.
@@ -221,18 +219,20 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         wordpiece_mask: torch.BoolTensor,
         type_ids: Optional[torch.LongTensor] = None,
         segment_concat_mask: Optional[torch.BoolTensor] = None,
-    ) -> torch.Tensor:  # type: ignore
+    ) -> torch.Tensor:
         rows = _rows(token_ids, mask, offsets, wordpiece_mask)
         batch, words = mask.shape
         if self.train_parameters:
-            stacked = token_ids.new_zeros((batch, words, len(self.layers), self._output_dim), dtype=torch.float)
+            stacked = token_ids.new_zeros(
+                (batch, words, len(self.layers), self._output_dim), dtype=torch.float
+            )
             for b, value in enumerate(self._encode(rows, grad=True, layers=self.layers)):
                 stacked[b, : value.shape[0]] = value
         else:
             # Assembled in numpy: cached entries are read-only float16 arrays.
             features = np.zeros((batch, words, len(self.layers), self._output_dim), dtype=np.float32)
-            for b, value in enumerate(self._cached_features(rows)):
-                features[b, : value.shape[0]] = value[:, self._selected]
+            for b, cached in enumerate(self._cached_features(rows)):
+                features[b, : cached.shape[0]] = cached[:, self._selected]
             stacked = torch.from_numpy(features).to(token_ids.device)
         if self._scalar_mix is not None:
             layers = [stacked[:, :, i] for i in range(len(self.layers))]
@@ -273,7 +273,10 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         with torch.enable_grad() if grad else torch.no_grad():
             while order:
                 take = 1
-                while take < len(order) and (take + 1) * (order[take][2] - order[take][1] + 2) <= self.encode_batch_pieces:
+                while (
+                    take < len(order)
+                    and (take + 1) * (order[take][2] - order[take][1] + 2) <= self.encode_batch_pieces
+                ):
                     take += 1
                 chunk, order = order[:take], order[take:]
                 width = max(end - start for _, start, end in chunk) + 2
@@ -283,7 +286,9 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                     pieces = rows[r][0]
                     # Every window gets the row's own start and end pieces.
                     ids[j, 0] = int(pieces[0])
-                    ids[j, 1 : 1 + end - start] = torch.from_numpy(pieces[1 + start : 1 + end].astype(np.int64))
+                    ids[j, 1 : 1 + end - start] = torch.from_numpy(
+                        pieces[1 + start : 1 + end].astype(np.int64)
+                    )
                     ids[j, 1 + end - start] = int(pieces[-1])
                     attention[j, : end - start + 2] = 1
                 output = self.transformer(

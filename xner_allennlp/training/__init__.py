@@ -1,3 +1,9 @@
 from xner_allennlp.training.inverse_time import InverseTimeLearningRateScheduler
 from xner_allennlp.training.rng_checkpoint import RngCheckpointCallback
 from xner_allennlp.training.threads import TorchThreadsCallback
+
+__all__ = [
+    "InverseTimeLearningRateScheduler",
+    "RngCheckpointCallback",
+    "TorchThreadsCallback",
+]

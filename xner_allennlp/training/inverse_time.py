@@ -28,9 +28,11 @@ class InverseTimeLearningRateScheduler(_PyTorchLearningRateSchedulerWrapper):
     last_epoch : `int`, optional (default = `-1`)
     """
 
-    def __init__(
-        self, optimizer: torch.optim.Optimizer, decay: float = 0.05, last_epoch: int = -1
-    ) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, decay: float = 0.05, last_epoch: int = -1) -> None:
         super().__init__(
-            torch.optim.lr_scheduler.LambdaLR(optimizer, _InverseTime(decay), last_epoch=last_epoch)
+            # allennlp 2.10 annotates torch 1.12's `_LRScheduler`; torch 2's LambdaLR derives from
+            # its successor `LRScheduler`, which the wrapper drives the same way.
+            torch.optim.lr_scheduler.LambdaLR(  # type: ignore[arg-type]
+                optimizer, _InverseTime(decay), last_epoch=last_epoch
+            )
         )

@@ -7,12 +7,13 @@ states, but none of the generators: a recovered run shuffles its batches (the `b
 draws padding noise and shuffles with python's `random`, the validation loader too) and draws
 its dropout masks (torch) from other states than the uninterrupted run, and ends elsewhere.
 """
+
 import glob
 import logging
 import os
 import random
 import re
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple, cast
 
 import numpy as np
 import torch
@@ -39,11 +40,18 @@ def get_rng_state(device: Optional[torch.device] = None) -> RngState:
     `device` is a CUDA device, that device's generator, in types that `torch.load(...,
     weights_only=True)` reads back.
     """
-    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    # numpy's stubs type the default (legacy) state as "dict or tuple"; it is the tuple.
+    legacy_state = cast(Tuple[str, np.ndarray, int, int, float], np.random.get_state())
+    kind, keys, position, has_gauss, cached_gaussian = legacy_state
     state: RngState = {
         "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss),
-                  float(cached_gaussian)),
+        "numpy": (
+            kind,
+            torch.from_numpy(keys.astype(np.int64)),
+            int(position),
+            int(has_gauss),
+            float(cached_gaussian),
+        ),
         "torch": torch.get_rng_state(),
     }
     if device is not None and device.type == "cuda":
@@ -191,16 +199,34 @@ class RngCheckpointCallback(TrainerCallback):
         self._epoch_start = state["epoch_start"] if batches > 0 else state["rng"]
         group = getattr(trainer, "_num_gradient_accumulation_steps", 1) or 1
         trainer.data_loader = _ResumingDataLoader(
-            trainer, trainer.data_loader, self._device, epochs, batches * group,
-            state["rng"], self._epoch_start,
+            trainer,
+            trainer.data_loader,
+            self._device,
+            epochs,
+            batches * group,
+            state["rng"],
+            self._epoch_start,
         )
         logger.info(
             "Random number generator states of the checkpoint after %d epoch(s) and %d batch(es) "
-            "are restored when the trainer reaches it.", epochs, batches,
+            "are restored when the trainer reaches it.",
+            epochs,
+            batches,
         )
 
-    def on_batch(self, trainer, batch_inputs, batch_outputs, batch_metrics, epoch: int,
-                 batch_number: int, is_training: bool, is_primary: bool = True, **kwargs) -> None:
+    def on_batch(
+        self,
+        trainer,
+        batch_inputs,
+        batch_outputs,
+        batch_metrics,
+        epoch: int,
+        batch_number: int,
+        is_training: bool,
+        is_primary: bool = True,
+        batch_grad_norm: Optional[float] = None,
+        **kwargs,
+    ) -> None:
         if is_training:
             self._position = (epoch, batch_number)
 
@@ -220,9 +246,7 @@ class RngCheckpointCallback(TrainerCallback):
     # Non-primary workers' files.
 
     def _worker_file(self, epochs: int, batches: int) -> str:
-        return os.path.join(
-            self.serialization_dir, f"rng_state_e{epochs}_b{batches}_w{_rank()}.th"
-        )
+        return os.path.join(self.serialization_dir, f"rng_state_e{epochs}_b{batches}_w{_rank()}.th")
 
     def _write_worker_file(self, state: Dict[str, Any]) -> None:
         path = self._worker_file(state["epochs_completed"], state["batches_in_epoch_completed"])
@@ -257,8 +281,9 @@ class _ResumingDataLoader:
     resumed epoch starts drawing batches, and puts the trainer's own loader back.
     """
 
-    def __init__(self, trainer, loader, device, epochs: int, skipped_batches: int,
-                 rng: RngState, epoch_start: RngState) -> None:
+    def __init__(
+        self, trainer, loader, device, epochs: int, skipped_batches: int, rng: RngState, epoch_start: RngState
+    ) -> None:
         self._trainer = trainer
         self._loader = loader
         self._device = device

@@ -7,6 +7,7 @@ tag the constrained Viterbi decoding chose there (forward-backward under the sam
 constrained transitions). A sentence passes at `threshold` when that minimum is at least
 `threshold`, i.e. no token's tag is in doubt beyond 1 - threshold.
 """
+
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Sequence
 
@@ -53,9 +54,7 @@ def pseudo_label(
         results = []
         for row, (words, path) in enumerate(zip(words_batch, output["tags"])):
             chosen = marginals[row, torch.arange(len(path)), torch.tensor(path, device=marginals.device)]
-            results.append(
-                PseudoSentence(list(words), [labels[i] for i in path], float(chosen.min()))
-            )
+            results.append(PseudoSentence(list(words), [labels[i] for i in path], float(chosen.min())))
         return results
 
     for words in sentences:

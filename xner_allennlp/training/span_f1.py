@@ -1,4 +1,4 @@
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 import torch.distributed as dist
@@ -40,7 +40,7 @@ class DistributedSpanBasedF1Measure(SpanBasedF1Measure):
             self.reset()
         return metrics
 
-    def _reduced_counts(self):
+    def _reduced_counts(self) -> Tuple[Dict[str, int], Dict[str, int], Dict[str, int]]:
         local = set(self._true_positives) | set(self._false_positives) | set(self._false_negatives)
         gathered: List[List[str]] = [[] for _ in range(dist.get_world_size())]
         dist.all_gather_object(gathered, sorted(local))
@@ -52,7 +52,11 @@ class DistributedSpanBasedF1Measure(SpanBasedF1Measure):
         )
         counts = torch.tensor(
             [
-                [self._true_positives.get(t, 0), self._false_positives.get(t, 0), self._false_negatives.get(t, 0)]
+                [
+                    self._true_positives.get(t, 0),
+                    self._false_positives.get(t, 0),
+                    self._false_negatives.get(t, 0),
+                ]
                 for t in tags
             ],
             dtype=torch.long,

@@ -108,11 +108,11 @@ class ContextDictionaryTranslator(Translator):
         if max_vector_words is not None and max_vector_words < 1:
             raise ConfigurationError(f"max_vector_words must be at least 1, got {max_vector_words}")
         pairs = read_dictionary(dictionary, dictionary_encoding)
-        load = dict(encoding=vectors_encoding, max_words=max_vector_words)
-        source = load_merged(as_list(source_vectors), **load)
-        target = load_merged(as_list(target_vectors), **load)
-        self._setup(dictionary, pairs, source, target, alpha, window,
-                    lowercase, replace_numbers, replace_urls)
+        source = load_merged(as_list(source_vectors), encoding=vectors_encoding, max_words=max_vector_words)
+        target = load_merged(as_list(target_vectors), encoding=vectors_encoding, max_words=max_vector_words)
+        self._setup(
+            dictionary, pairs, source, target, alpha, window, lowercase, replace_numbers, replace_urls
+        )
 
     @classmethod
     def from_tables(
@@ -130,20 +130,29 @@ class ContextDictionaryTranslator(Translator):
         """Builds the translator on vector tables already in memory (benchmarks, tests)."""
         _check_parameters(alpha, window)
         translator = cls.__new__(cls)
-        translator._setup(dictionary, read_dictionary(dictionary, dictionary_encoding),
-                          source, target, alpha, window, lowercase, replace_numbers, replace_urls)
+        translator._setup(
+            dictionary,
+            read_dictionary(dictionary, dictionary_encoding),
+            source,
+            target,
+            alpha,
+            window,
+            lowercase,
+            replace_numbers,
+            replace_urls,
+        )
         return translator
 
-    def _setup(self, path, pairs, source, target, alpha, window,
-               lowercase, replace_numbers, replace_urls) -> None:
+    def _setup(
+        self, path, pairs, source, target, alpha, window, lowercase, replace_numbers, replace_urls
+    ) -> None:
         check_same_dimension(
             source.dim,
             target.dim,
             f"source vectors ({source.source})",
             f"target vectors ({target.source})",
             ConfigurationError,
-            "{first} have dimension {first_dim}, {second} {second_dim}: they must be aligned in "
-            "one space",
+            "{first} have dimension {first_dim}, {second} {second_dim}: they must be aligned in one space",
         )
         self._alpha = float(alpha)
         self._window = window
@@ -205,7 +214,12 @@ class ContextDictionaryTranslator(Translator):
         self._weights = np.zeros(0, np.float32)
         logger.info(
             "%s: %d source words, %d pairs (%d with a target vector, %d scorable with a source "
-            "vector too)", path, len(candidates), total, with_target, scorable,
+            "vector too)",
+            path,
+            len(candidates),
+            total,
+            with_target,
+            scorable,
         )
 
     def _normalize(self, word: str) -> str:

@@ -5,6 +5,7 @@ reading of the text; anything else falls back to the reference (numpy) parser, w
 same table or its `file:line` error. Which parser ran is told by the calls they make into
 pyarrow (`pyarrow.csv.open_csv`) and numpy (`np.fromstring`, the reference parser's only).
 """
+
 import gzip
 import unicodedata
 

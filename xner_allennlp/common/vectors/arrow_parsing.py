@@ -5,6 +5,7 @@ parser (`parsing`) does, so the tables are bit-identical. Anything it does not r
 the reference parser would is left to that one, which also gives the precise `file:line` error
 of a malformed file.
 """
+
 import io
 from typing import List, Optional
 

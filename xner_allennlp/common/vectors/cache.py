@@ -3,6 +3,7 @@ The binary cache of parsed vector files: per file, a `.npy` matrix, a `.words` l
 last, a `.json` with the shape and checksums (xxh3-128) of both. A cache whose writer died midway
 has no metadata, and a damaged one does not match it: neither is ever served.
 """
+
 import contextlib
 import hashlib
 import json
@@ -97,8 +98,12 @@ def read_cache(prefix: str, source: str) -> Optional[WordVectors]:
     except (OSError, ValueError, EOFError) as error:
         return _damaged(prefix, source, str(error))
     if matrix.dtype != np.float32 or list(matrix.shape) != [meta.get("rows"), meta.get("dim")]:
-        return _damaged(prefix, source, f"matrix {matrix.dtype} {matrix.shape}, expected "
-                        f"float32 ({meta.get('rows')}, {meta.get('dim')})")
+        return _damaged(
+            prefix,
+            source,
+            f"matrix {matrix.dtype} {matrix.shape}, expected "
+            f"float32 ({meta.get('rows')}, {meta.get('dim')})",
+        )
     if _digest(_matrix_bytes(matrix)) != meta.get("matrix"):
         return _damaged(prefix, source, "the matrix does not match its checksum")
     if _digest(words_bytes) != meta.get("words"):
@@ -109,10 +114,12 @@ def read_cache(prefix: str, source: str) -> Optional[WordVectors]:
     return WordVectors(words, matrix, source)
 
 
-def _damaged(prefix: str, source: str, reason: str) -> None:
+def _damaged(prefix: str, source: str, reason: str) -> Optional[WordVectors]:
     logger.warning(
-        "the vector cache %s.* of %s is damaged (%s): parsing the text file again", prefix,
-        source, reason,
+        "the vector cache %s.* of %s is damaged (%s): parsing the text file again",
+        prefix,
+        source,
+        reason,
     )
     return None
 

@@ -8,8 +8,9 @@ anything else through the reference parser here: chunks of lines, numpy for the 
 matrix preallocated from the header's row count. Timings and memory: benchmarks/README.md
 (`load_vectors.py`).
 """
+
 import warnings
-from typing import List, Optional, Tuple
+from typing import List, NoReturn, Optional, Tuple
 
 import numpy as np
 
@@ -120,15 +121,15 @@ class _Parser:
         bad = np.flatnonzero(lengths != self.dim)
         if len(bad):
             i = int(bad[0])
-            word = _decode(words[i], self.encoding, self.path, first_line_number + i)
-            if lengths[i] == self.dim - 1 and _is_number(word):
+            text = _decode(words[i], self.encoding, self.path, first_line_number + i)
+            if lengths[i] == self.dim - 1 and _is_number(text):
                 message = (
                     f"no word: the row is {self.dim} numbers, expected a word and then the "
                     f"{self.dim} values given by {self.dim_source}"
                 )
             else:
                 message = (
-                    f"row for {word!r} has {lengths[i]} values, expected {self.dim} as given by "
+                    f"row for {text!r} has {lengths[i]} values, expected {self.dim} as given by "
                     f"{self.dim_source}"
                 )
             raise InputFormatError(self.path, first_line_number + i, message)
@@ -144,21 +145,20 @@ class _Parser:
         finite = np.isfinite(matrix).all(axis=1)
         if not finite.all():
             i = int(np.flatnonzero(~finite)[0])
-            raise InputFormatError(
-                self.path, first_line_number + i, "vector has a NaN or infinite value"
-            )
+            raise InputFormatError(self.path, first_line_number + i, "vector has a NaN or infinite value")
         for i, word in enumerate(words):
             self.words.append(_decode(word, self.encoding, self.path, first_line_number + i))
         self._rows.append(matrix)
         self.rows += len(lines)
 
     def reserve(self, rows: int) -> None:
+        assert self.dim is not None, "reserve is for a file with a header, which gives the dimension"
         self._rows.reserve(rows, self.dim)
 
     def matrix(self) -> np.ndarray:
         return self._rows.matrix()
 
-    def _raise_non_numeric(self, words, rests, first_line_number) -> None:
+    def _raise_non_numeric(self, words, rests, first_line_number) -> NoReturn:
         for i, rest in enumerate(rests):
             for value in rest.split():
                 try:

@@ -2,6 +2,8 @@
 The table of word vectors every part of the package shares, and the operations on whole tables
 (removing repeated words, merging tables).
 """
+
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -121,7 +123,7 @@ def merge_word_vectors(tables: Sequence[WordVectors]) -> WordVectors:
     for table in tables[1:]:
         check_same_dimension(
             table.dim, first.dim, table.source, first.source,
-            error=lambda message, source=table.source: InputFormatError(source, None, message),
+            error=functools.partial(InputFormatError, table.source, None),
             message="vectors have dimension {first_dim}, but {second} has {second_dim}",
         )  # fmt: skip
     words: List[str] = []

@@ -2,8 +2,9 @@
 What both vector-file parsers share: opening a (possibly gzipped) file, its first line and
 header, and the matrix the parsed rows go into.
 """
+
 import gzip
-from typing import BinaryIO, List, Optional, Tuple
+from typing import BinaryIO, List, Optional, Tuple, cast
 
 import numpy as np
 
@@ -14,7 +15,8 @@ _BOM = b"\xef\xbb\xbf"
 
 def open_binary(path: str) -> BinaryIO:
     """`path` for reading bytes, decompressed when it ends with `.gz`."""
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    # A GzipFile reads like the BinaryIO of `open`, though typeshed does not declare it one.
+    return cast(BinaryIO, gzip.open(path, "rb")) if path.endswith(".gz") else open(path, "rb")
 
 
 def read_first_line(handle: BinaryIO, path: str) -> bytes:
@@ -32,7 +34,7 @@ def read_first_line(handle: BinaryIO, path: str) -> bytes:
     first = handle.readline()
     if not first:
         raise InputFormatError(path, 1, "empty file, expected word vectors")
-    return first[len(_BOM):] if first.startswith(_BOM) else first
+    return first[len(_BOM) :] if first.startswith(_BOM) else first
 
 
 def parse_header(first: bytes) -> Optional[Tuple[int, int]]:

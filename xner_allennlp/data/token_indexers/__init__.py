@@ -2,3 +2,8 @@ from xner_allennlp.data.token_indexers.romanized_characters_indexer import Roman
 from xner_allennlp.data.token_indexers.surface_transformer_indexer import (
     SurfaceTransformerMismatchedIndexer,
 )
+
+__all__ = [
+    "RomanizedCharactersIndexer",
+    "SurfaceTransformerMismatchedIndexer",
+]

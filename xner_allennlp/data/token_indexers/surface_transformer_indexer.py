@@ -37,7 +37,7 @@ class SurfaceTransformerMismatchedIndexer(PretrainedTransformerMismatchedIndexer
         self,
         model_name: str,
         namespace: str = "tags",
-        max_length: int = None,
+        max_length: Optional[int] = None,
         tokenizer_kwargs: Optional[Dict[str, Any]] = None,
         serialization_dir: Optional[str] = None,
         **kwargs,
