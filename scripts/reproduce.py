@@ -141,26 +141,20 @@ def main():
     dev = os.path.join(data, dev)
     dictionary = os.path.join(data, "dictionaries", f"en-{target}.txt")
 
+    def project(language, vector_dir, *extra):
+        """`xner-align --method projection`: `language` vectors projected onto English GloVe."""
+        glove = os.path.join(data, "vectors", "glove.6B.50d.txt.gz")
+        language_dictionary = os.path.join(data, "dictionaries", f"en-{language}.txt")
+        sh([ALLENNLP, "xner-align", "--method", "projection", "--source", glove,
+            "--dictionary", language_dictionary, "--output-dir", vector_dir, *extra])  # fmt: skip
+
     def projected(language):
         """English and `language` vectors projected onto English GloVe (one space for all)."""
         vector_dir = os.path.join(args.runs, "vectors", f"en-{language}")
         english = os.path.join(vector_dir, "vectors-en.vec")
         foreign = os.path.join(vector_dir, f"vectors-{language}.vec")
         if not (os.path.isfile(english) and os.path.isfile(foreign)):
-            sh(
-                [
-                    ALLENNLP,
-                    "xner-align",
-                    "--method",
-                    "projection",
-                    "--source",
-                    os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
-                    "--dictionary",
-                    os.path.join(data, "dictionaries", f"en-{language}.txt"),
-                    "--output-dir",
-                    vector_dir,
-                ]
-            )
+            project(language, vector_dir)
         return english, foreign
 
     source_vectors, target_vectors = projected(target)
@@ -170,26 +164,8 @@ def main():
         # one (xner-align --compose-words: words only, never the tags).
         vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed")
         methods = "subword" if target == "bn" else "stem,subword"
-        sh(
-            [
-                ALLENNLP,
-                "xner-align",
-                "--method",
-                "projection",
-                "--source",
-                os.path.join(data, "vectors", "glove.6B.50d.txt.gz"),
-                "--dictionary",
-                dictionary,
-                "--output-dir",
-                vector_dir,
-                "--compose-words",
-                dev,
-                "--compose-encoding",
-                dev_encoding,
-                "--compose",
-                methods,
-            ]
-        )
+        project(target, vector_dir, "--compose-words", dev, "--compose-encoding", dev_encoding,
+                "--compose", methods)  # fmt: skip
         target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
         with open(os.path.join(vector_dir, "alignment.json")) as handle:
             composition = json.load(handle)["settings"]["composition"]
