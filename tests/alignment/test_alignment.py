@@ -186,7 +186,7 @@ class TestAlignmentMath(AllenNlpTestCase):
 class TestXnerAlign(AllenNlpTestCase):
     def setup_method(self):
         super().setup_method()
-        word_vectors._memory.clear()
+        word_vectors.clear_memory()
         self.out = self.TEST_DIR / "out"
 
     def vectors(self, name, words, matrix):
@@ -238,7 +238,7 @@ class TestXnerAlign(AllenNlpTestCase):
         for name in written:  # not the 0600 of temp files
             assert os.stat(self.out / name).st_mode & 0o777 == 0o666 & ~umask
 
-        word_vectors._memory.clear()
+        word_vectors.clear_memory()
         en = load_word_vectors(str(self.out / "vectors-en.vec"))
         es = load_word_vectors(str(self.out / "vectors-es.vec"))
         assert en.words == [f"s{i}" for i in range(300)]
@@ -524,7 +524,7 @@ class TestXnerAlign(AllenNlpTestCase):
         self.cli(["--method", "projection", "--source", glove, "--dictionary", dictionary,
                   "--output-dir", self.out, "--max-source-words", 3])  # fmt: skip
         assert "vectors-es.vec: 2 words" in capsys.readouterr().out
-        word_vectors._memory.clear()
+        word_vectors.clear_memory()
         en = load_word_vectors(str(self.out / "vectors-en.vec"))
         es = load_word_vectors(str(self.out / "vectors-es.vec"))
         assert en.words == ["a", "b", "c"]  # the source as read, first 3 rows
@@ -553,7 +553,7 @@ class TestXnerAlign(AllenNlpTestCase):
                   "--output-dir", self.out, "--compose-words", conll, text])  # fmt: skip
         out = capsys.readouterr().out
         assert "composition: 4 of 5 word types" in out and "1 by stem, 2 by subword; 1 left" in out
-        word_vectors._memory.clear()
+        word_vectors.clear_memory()
         de = load_word_vectors(str(self.out / "vectors-de.vec"))
         # "die" shares no n-gram with the table: left without a vector rather than given zeros.
         assert de.words == ["haus", "regierung", "stadt", "halle", "regierungen", "stadthaus", "stadthalle"]

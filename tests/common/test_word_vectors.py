@@ -19,7 +19,7 @@ from xner_allennlp.common.word_vectors import (
 
 def fresh(path, **kwargs):
     # Bypass the in-process memo so every call parses or reads the binary cache.
-    word_vectors._memory.clear()
+    word_vectors.clear_memory()
     return load_word_vectors(str(path), **kwargs)
 
 

@@ -342,7 +342,7 @@ def test_feature_cache_written_by_two_processes_at_once(tmp_path):
 
 def _vector_worker(rank: int, path: str, barrier, results) -> None:
     try:
-        word_vectors._memory.clear()  # not the parent's in-process copy: the disk cache
+        word_vectors.clear_memory()  # not the parent's in-process copy: the disk cache
         barrier.wait(60)  # both find no cache and parse, then write it
         table = load_word_vectors(path)
         results.put((rank, (table.words, table.matrix.tolist())))

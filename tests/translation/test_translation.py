@@ -63,9 +63,9 @@ def vec_file(path, table):
 @pytest.fixture(autouse=True)
 def _fresh_vector_memo():
     # TEST_DIR is one path reused by every test: never serve one test's vectors to another.
-    word_vectors._memory.clear()
+    word_vectors.clear_memory()
     yield
-    word_vectors._memory.clear()
+    word_vectors.clear_memory()
 
 
 class TranslationTestCase(AllenNlpTestCase):

@@ -30,6 +30,7 @@ from xner_allennlp.common.vectors.table import WordVectors, merge_word_vectors
 __all__ = [
     "CACHE_ENV",
     "WordVectors",
+    "clear_memory",
     "default_cache_dir",
     "load_merged",
     "load_word_vectors",
@@ -43,6 +44,12 @@ logger = logging.getLogger(__name__)
 # read-only table. (Tests clear it to make the next load read the disk again.)
 _memory: Dict[str, WordVectors] = {}
 _memory_lock = threading.Lock()
+
+
+def clear_memory() -> None:
+    """Forgets the in-process tables, so that the next load reads the disk (or its cache) again."""
+    with _memory_lock:
+        _memory.clear()
 
 
 def load_word_vectors(

@@ -90,7 +90,7 @@ class TestArrowFastPath(AllenNlpTestCase):
 
         monkeypatch.setattr(csv, "open_csv", counting_open_csv)
         monkeypatch.setattr(np, "fromstring", counting_fromstring)
-        word_vectors._memory.clear()
+        word_vectors.clear_memory()
         try:
             return word_vectors.load_word_vectors(path, use_cache=False, **kwargs), calls
         finally:
@@ -162,9 +162,9 @@ class TestArrowFastPath(AllenNlpTestCase):
         fast, calls = self.load(monkeypatch, path)
         assert calls == {"arrow": 1, "numpy": 0}
         self.assert_table(fast, *expected(text))
-        word_vectors._memory.clear()
+        word_vectors.clear_memory()
         parsed = word_vectors.load_word_vectors(path)
-        word_vectors._memory.clear()
+        word_vectors.clear_memory()
         cached = word_vectors.load_word_vectors(path)
         np.testing.assert_array_equal(parsed.matrix, cached.matrix)
         np.testing.assert_array_equal(parsed.matrix, fast.matrix)
