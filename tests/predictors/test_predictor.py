@@ -264,6 +264,15 @@ def test_unsupported_language(predictor):
         _with_language(predictor, "fr")
 
 
+def run_predict(monkeypatch, archive, source, output, *extra):
+    """`allennlp predict ARCHIVE SOURCE --output-file OUTPUT ...`, its output lines as dicts."""
+    monkeypatch.setattr(
+        sys, "argv", ["allennlp", "predict", str(archive), str(source), "--output-file", str(output), *extra]
+    )
+    main()
+    return [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+
+
 def test_allennlp_predict_command(archive, tmp_path, monkeypatch):
     source = tmp_path / "input.txt"
     source.write_text(
@@ -276,25 +285,17 @@ def test_allennlp_predict_command(archive, tmp_path, monkeypatch):
         encoding="utf-8",
     )
     output = tmp_path / "output.jsonl"
-    monkeypatch.setattr(
-        sys,
-        "argv",
-        [
-            "allennlp",
-            "predict",
-            str(archive),
-            str(source),
-            "--output-file",
-            str(output),
-            "--batch-size",
-            "2",
-            "--silent",
-            "--predictor-args",
-            '{"language": "es"}',
-        ],
+    results = run_predict(
+        monkeypatch,
+        archive,
+        source,
+        output,
+        "--batch-size",
+        "2",
+        "--silent",
+        "--predictor-args",
+        '{"language": "es"}',
     )
-    main()
-    results = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     # allennlp predict skips the blank line.
     assert [r["tokens"][:2] for r in results] == [
         ["El", "presidente"],
@@ -308,23 +309,9 @@ def test_allennlp_predict_command_with_a_bom(archive, tmp_path, monkeypatch):
     source = tmp_path / "input.txt"
     source.write_bytes("\ufeffHola Madrid .\r\nInés visitó Logron\u0303o .\r\n".encode("utf-8"))
     output = tmp_path / "output.jsonl"
-    monkeypatch.setattr(
-        sys,
-        "argv",
-        [
-            "allennlp",
-            "predict",
-            str(archive),
-            str(source),
-            "--output-file",
-            str(output),
-            "--silent",
-            "--predictor-args",
-            '{"language": "es"}',
-        ],
+    results = run_predict(
+        monkeypatch, archive, source, output, "--silent", "--predictor-args", '{"language": "es"}'
     )
-    main()
-    results = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert [r["tokens"] for r in results] == [
         ["Hola", "Madrid", "."],
         ["Inés", "visitó", "Logroño", "."],

@@ -354,6 +354,11 @@ class TestTranslateCommand(TranslationTestCase):
         monkeypatch.setattr(sys, "argv", ["allennlp", "xner-translate", *args])
         allennlp_main()
 
+    def translate(self, monkeypatch, source, output, *extra):
+        """`xner-translate` of `source` into `output` with the test dictionary and vectors."""
+        self.run_command(monkeypatch, source, "--dictionary", self.dictionary, "--source-vectors", self.en,
+                         "--target-vectors", self.es, "--output-file", output, *extra)  # fmt: skip
+
     def check_round_trip(self, source: bytes, output: bytes):
         before, after = source.splitlines(keepends=True), output.splitlines(keepends=True)
         assert len(before) == len(after)
@@ -372,20 +377,7 @@ class TestTranslateCommand(TranslationTestCase):
     def test_round_trip(self, monkeypatch, capsys):
         source = self.write("in.conll", INPUT)
         output = str(self.TEST_DIR / "out" / "es.conll")
-        self.run_command(
-            monkeypatch,
-            source,
-            "--dictionary",
-            self.dictionary,
-            "--source-vectors",
-            self.en,
-            "--target-vectors",
-            self.es,
-            "--output-file",
-            output,
-            "--alpha",
-            "1",
-        )
+        self.translate(monkeypatch, source, output, "--alpha", "1")
         result = open(output, "rb").read()
         assert self.check_round_trip(INPUT.encode(), result) == 4
         assert result.decode().splitlines()[2:6] == [
@@ -402,43 +394,17 @@ class TestTranslateCommand(TranslationTestCase):
     def test_byte_order_mark_and_line_endings_are_kept(self, monkeypatch):
         source = self.write("bom.conll", "\ufeffThe x O\r\nriver x O\nbank x O")
         output = self.TEST_DIR / "bom.out"
-        self.run_command(
-            monkeypatch,
-            source,
-            "--dictionary",
-            self.dictionary,
-            "--source-vectors",
-            self.en,
-            "--target-vectors",
-            self.es,
-            "--output-file",
-            str(output),
-            "--alpha",
-            "1",
-        )
+        self.translate(monkeypatch, source, str(output), "--alpha", "1")
         assert output.read_bytes() == "\ufeffEl x O\r\nrío x O\nbanco x O".encode("utf-8")
 
     def test_latin1_and_window(self, monkeypatch):
         source = self.write("in.conll", "The x O\nriver x O\nbank x O\n", encoding="latin-1")
         output = str(self.TEST_DIR / "out.conll")
-        common = [
-            source,
-            "--dictionary",
-            self.dictionary,
-            "--source-vectors",
-            self.en,
-            "--target-vectors",
-            self.es,
-            "--output-file",
-            output,
-            "--encoding",
-            "latin-1",
-            "--alpha",
-            "0.1",
-        ]
-        self.run_command(monkeypatch, *common)
+        self.translate(monkeypatch, source, output, "--encoding", "latin-1", "--alpha", "0.1")
         assert open(output, encoding="latin-1").read() == "El x O\nrío x O\norilla x O\n"
-        self.run_command(monkeypatch, *common, "--window", "0")
+        self.translate(
+            monkeypatch, source, output, "--encoding", "latin-1", "--alpha", "0.1", "--window", "0"
+        )
         assert open(output, encoding="latin-1").read().endswith("banco x O\n")
 
     def command_error(self, monkeypatch, capsys, *args):
