@@ -71,12 +71,6 @@ def atomic_write_text(path: str, text: str, encoding: str = "utf-8") -> None:
         handle.write(text)
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Writes `data` to `path` all or nothing (`atomic_open`)."""
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
-
-
 def check_output_path(path: Optional[str], option: Optional[str] = None) -> None:
     """
     Refuses up front an output path that cannot become a file, naming it (and the option that

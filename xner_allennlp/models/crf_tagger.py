@@ -9,6 +9,7 @@ from allennlp.models import Model
 from allennlp.training.metrics import Metric
 from allennlp_models.tagging.models.crf_tagger import CrfTagger
 
+from xner_allennlp.common.languages import language_of_code
 from xner_allennlp.speed.batched_crf import batched_crf as _batched
 from xner_allennlp.training.span_f1 import DistributedSpanBasedF1Measure
 
@@ -87,21 +88,10 @@ class XnerCrfTagger(CrfTagger):
 
 
 # Only for archives trained before `target_language` was a model parameter
-# (`XnerCrfTagger._load`): the code of a language as it appears in the file names of the
-# paper's data: MUSE vectors (`wiki.multi.es.vec`), CoNLL files (`esp.testa`, `ned.testb`,
-# `deu.testa`, `eng.train`), the Bengali files (`bn.test.txt`) and the fixtures (`es.dev`).
-_FILE_LANGUAGE = {
-    "en": "en",
-    "eng": "en",
-    "es": "es",
-    "esp": "es",
-    "nl": "nl",
-    "ned": "nl",
-    "de": "de",
-    "deu": "de",
-    "bn": "bn",
-    "ben": "bn",
-}
+# (`XnerCrfTagger._load`): the language of a file name of the paper's data, by the codes of the
+# language table (`common/languages.json`, `file_codes`): MUSE vectors (`wiki.multi.es.vec`),
+# CoNLL files (`esp.testa`, `ned.testb`, `deu.testa`, `eng.train`), the Bengali files
+# (`bn.test.txt`) and the fixtures (`es.dev`).
 _VECTOR_FILE = re.compile(r"[._\-]([a-z]{2,3})\.vec(\.gz)?$")
 
 
@@ -111,10 +101,11 @@ def _language_of_file(path: Any, vectors: bool) -> Optional[str]:
     name = os.path.basename(path).lower()
     if vectors:
         match = _VECTOR_FILE.search(name)
-        return _FILE_LANGUAGE.get(match.group(1), match.group(1)) if match else None
+        return (language_of_code(match.group(1)) or match.group(1)) if match else None
     for piece in re.split(r"[._\-]", name):
-        if piece in _FILE_LANGUAGE:
-            return _FILE_LANGUAGE[piece]
+        language = language_of_code(piece)
+        if language:
+            return language
     return None
 
 
