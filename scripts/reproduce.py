@@ -121,7 +121,15 @@ def main():
         "or from the encoder backend's full model (encoder), e.g. for a static "
         "student; the student never reads the encoder",
     )
+    parser.add_argument(
+        "--compose",
+        action="store_true",
+        help="static variants: also give the dev words without a projected vector one composed "
+        "from their form, as VARIANT=composed does for full (e.g. with lowercase_characters)",
+    )
     args = parser.parse_args()
+    if args.compose and (args.backend != "static" or args.variant in ("composed", "supervised")):
+        raise SystemExit("--compose (COMPOSE=1) is for static zero-shot variants other than composed")
 
     data = os.path.abspath(args.data)
     # The code that runs is the code at the start.
@@ -159,7 +167,7 @@ def main():
 
     source_vectors, target_vectors = projected(target)
     composition = None
-    if args.variant == "composed":
+    if args.variant == "composed" or args.compose:
         # The projected table plus vectors composed from their form for the dev words without
         # one (xner-align --compose-words: words only, never the tags).
         vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed")
@@ -223,7 +231,8 @@ def main():
         # The encoder configs have their own hyper-parameters (training_configs/encoder/).
         profile = "encoder"
 
-    name = f"en_to_{target}-{args.variant}-{profile}"
+    variant = args.variant + ("_composed" if args.compose else "")
+    name = f"en_to_{target}-{variant}-{profile}"
     self_training = None
     if args.variant == "self_train":
         if target not in UNLABELLED_TEXT:
@@ -245,7 +254,8 @@ def main():
                 f"self_train round {args.round} needs {teacher} (run round "
                 f"{args.round - 1} first: VARIANT=full for round 1)"
             )
-        name = f"en_to_{target}-self_train{args.round}{teacher_tag}-{profile}"
+        composed_tag = "_composed" if args.compose else ""
+        name = f"en_to_{target}-self_train{args.round}{teacher_tag}{composed_tag}-{profile}"
         pseudo = os.path.join(
             args.runs, "pseudo", f"{target}-round{args.round}{teacher_tag}-t{args.threshold}.conll"
         )
@@ -324,6 +334,8 @@ def main():
             command += f" ROUND={args.round} THRESHOLD={args.threshold}"
             if args.teacher != "same":
                 command += f" TEACHER={args.teacher}"
+        if args.compose:
+            command += " COMPOSE=1"
         for variable in ("XNER_NUM_EPOCHS", "XNER_SEED"):
             if os.environ.get(variable):
                 command = f"{variable}={os.environ[variable]} " + command
@@ -332,7 +344,8 @@ def main():
         "command": command,
         "commit": commit,
         "target": target,
-        "variant": args.variant if not self_training else f"self_train{args.round}{teacher_tag}",
+        "variant": (args.variant if not self_training else f"self_train{args.round}{teacher_tag}")
+        + ("+composed" if args.compose else ""),
         "self_training": self_training,
         "composition": composition,
         "profile": profile,
