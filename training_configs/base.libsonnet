@@ -148,9 +148,11 @@ local profiles = {
     word_vectors=true,
     characters=true,
     target_language=null,
+    composition=ext('XNER_COMPOSITION', 'none'),
   )::
     local test_path = if test == 'none' then null else test;
     local char_dim = 2 * hp.char_hidden_size;
+    local composed = composition != 'none' && word_vectors;
     // A switched-off half is not indexed either: the embedder needs the same keys as the input.
     local inputs(reader) =
       if !std.objectHas(reader, 'token_indexers') then reader
@@ -163,7 +165,11 @@ local profiles = {
       };
     {
       dataset_reader: inputs(train_reader),
-      validation_dataset_reader: inputs(target_reader),
+      // A target word outside the vocabulary gets a vector from its character n-grams
+      // (XNER_COMPOSITION: the composition-<lang>.npz of `xner-align --composition-model`).
+      validation_dataset_reader: inputs(target_reader) + (
+        if composed then { token_indexers+: { tokens+: { type: 'single_id_with_ngrams' } } } else {}
+      ),
       train_data_path: train,
       validation_data_path: dev,
       [if test_path != null then 'test_data_path']: test_path,
@@ -190,6 +196,7 @@ local profiles = {
               // One source's vectors, or several sources' (multi_source/) merged first.
               pretrained_file:
                 (if std.isArray(source_vectors) then source_vectors else [source_vectors]) + [target_vectors],
+              [if composed then 'composition']: { pretrained_file: composition },
             },
             [if characters then 'token_characters']: {
               type: $.modules.character_encoding,

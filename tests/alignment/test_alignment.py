@@ -25,6 +25,7 @@ from xner_allennlp.alignment import (
     unit_rows,
     word_translation_precision,
 )
+from xner_allennlp.alignment.composition import SubwordComposer
 from xner_allennlp.alignment.pipeline import build_aligned_vectors
 from xner_allennlp.commands.align import XnerAlign
 from xner_allennlp.common import files, word_vectors
@@ -565,6 +566,23 @@ class TestXnerAlign(AllenNlpTestCase):
         assert report["settings"]["composition"]["placed"] == {"stem": 1, "subword": 2}
         assert report["target_words"] == 7
 
+        # The composer inside the model: its file beside the tables, the same vectors.
+        self.cli(["--method", "projection", "--source", glove, "--dictionary", dictionary,
+                  "--output-dir", self.TEST_DIR / "o6", "--compose-words", conll, text,
+                  "--compose", "subword", "--composition-model"])  # fmt: skip
+        assert "composition model: composition-de.npz" in capsys.readouterr().out
+        saved = SubwordComposer.load(str(self.TEST_DIR / "o6" / "composition-de.npz"))
+        word_vectors.clear_memory()
+        placed = load_word_vectors(str(self.TEST_DIR / "o6" / "vectors-de.vec"))
+        composed = saved(["stadthaus"])[0]
+        np.testing.assert_allclose(
+            dict(zip(placed.words, placed.matrix))["stadthaus"],
+            composed / np.linalg.norm(composed),
+            atol=1e-6,
+        )
+        report = json.loads((self.TEST_DIR / "o6" / "alignment.json").read_text())
+        assert report["settings"]["composition_model"]["fitted_words"] == 4
+
         line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
                                "--output-dir", self.TEST_DIR / "o4", "--compose-words", conll,
                                "--compose", "lemma"], capsys)  # fmt: skip
@@ -573,4 +591,9 @@ class TestXnerAlign(AllenNlpTestCase):
                                "--output-dir", self.TEST_DIR / "o5", "--compose-words",
                                self.TEST_DIR / "missing.txt"], capsys)  # fmt: skip
         assert "missing.txt" in line
+        target = self.text("de.vec", "haus 1 0 0\n")
+        line = self.cli_error(["--method", "procrustes", "--source", glove, "--target", target,
+                               "--dictionary", dictionary, "--output-dir", self.TEST_DIR / "o7",
+                               "--composition-model"], capsys)  # fmt: skip
+        assert "--composition-model applies to --method projection only" in line
         assert not (self.TEST_DIR / "o4").exists() and not (self.TEST_DIR / "o5").exists()

@@ -80,15 +80,23 @@ class StemMatcher:
         return self._means.get(self._stem(word))
 
 
-def _ngram_ids(word: str, min_n: int, max_n: int, buckets: int) -> List[int]:
+# The n-gram lengths of `SubwordComposer`, also those of the `single_id_with_ngrams` indexer.
+MIN_N, MAX_N = 3, 6
+
+
+def ngram_hashes(word: str, min_n: int = MIN_N, max_n: int = MAX_N) -> List[int]:
+    """crc32 of the word with boundary marks and of each of its character n-grams; a hash
+    modulo the bucket count is the n-gram's row of a `SubwordComposer`."""
     # crc32 rather than hash(): the same buckets in every process and Python version.
     marked = f"<{word}>"
-    ids = [zlib.crc32(marked.encode("utf-8")) % buckets]
+    hashes = [zlib.crc32(marked.encode("utf-8"))]
     for n in range(min_n, max_n + 1):
-        ids.extend(
-            zlib.crc32(marked[i : i + n].encode("utf-8")) % buckets for i in range(len(marked) - n + 1)
-        )
-    return ids
+        hashes.extend(zlib.crc32(marked[i : i + n].encode("utf-8")) for i in range(len(marked) - n + 1))
+    return hashes
+
+
+def _ngram_ids(word: str, min_n: int, max_n: int, buckets: int) -> List[int]:
+    return [h % buckets for h in ngram_hashes(word, min_n, max_n)]
 
 
 class SubwordComposer:
@@ -108,10 +116,18 @@ class SubwordComposer:
         Ridge penalty; larger values pull rare n-grams to zero.
     iterations : `int`, optional (default = `200`)
         Conjugate-gradient iterations at most.
+
+    `save` writes the fitted table (its non-zero rows only) to a `.npz` file, which the
+    `aligned_vectors` embedder's `composition` reads to compose words at predict time.
     """
 
     def __init__(
-        self, min_n: int = 3, max_n: int = 6, buckets: int = 2**18, l2: float = 0.1, iterations: int = 200
+        self,
+        min_n: int = MIN_N,
+        max_n: int = MAX_N,
+        buckets: int = 2**18,
+        l2: float = 0.1,
+        iterations: int = 200,
     ) -> None:
         if not 1 <= min_n <= max_n:
             raise ConfigurationError(f"n-gram lengths must satisfy 1 <= min_n <= max_n, got {min_n}, {max_n}")
@@ -164,6 +180,54 @@ class SubwordComposer:
         if self.table is None:
             raise RuntimeError("SubwordComposer.fit must be called first")
         return np.asarray(self._design(words) @ self.table, dtype=np.float32)
+
+    def save(self, path: str) -> None:
+        """Writes the fitted table to `path` (`.npz`): the settings, and the rows of the buckets
+        that any fitted word's n-grams reach (the others are zero: ridge leaves them there)."""
+        if self.table is None:
+            raise RuntimeError("SubwordComposer.fit must be called first")
+        used = np.flatnonzero(np.abs(self.table).sum(axis=1) > 0).astype(np.int64)
+        with open(path, "wb") as handle:  # np.savez would append ".npz" to a staged name
+            np.savez(
+                handle,
+                settings=np.asarray([self.min_n, self.max_n, self.buckets], np.int64),
+                l2=np.asarray(self.l2, np.float64),
+                buckets_used=used,
+                rows=self.table[used],
+            )
+
+    @classmethod
+    def load(cls, path: str) -> "SubwordComposer":
+        """The composer `save` wrote; a file that is not one is a `ConfigurationError`."""
+        (min_n, max_n, buckets), l2, used, rows = read_saved_composer(path)
+        composer = cls(min_n=min_n, max_n=max_n, buckets=buckets, l2=l2)
+        composer.table = np.zeros((buckets, rows.shape[1]), np.float32)
+        composer.table[used] = rows
+        return composer
+
+
+def read_saved_composer(path: str) -> Tuple[Tuple[int, int, int], float, np.ndarray, np.ndarray]:
+    """((min_n, max_n, buckets), l2, buckets used, their rows) of a `SubwordComposer.save` file."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            min_n, max_n, buckets = (int(v) for v in saved["settings"].tolist())
+            l2 = float(saved["l2"])
+            used = np.asarray(saved["buckets_used"], np.int64)
+            rows = np.asarray(saved["rows"], np.float32)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigurationError(
+            f"{path} is not a subword composition file (written by `allennlp xner-align "
+            f"--composition-model`): {error}"
+        ) from error
+    if (
+        rows.ndim != 2
+        or len(used) != len(rows)
+        or (len(used) and not 0 <= used.min() <= used.max() < buckets)
+    ):
+        raise ConfigurationError(
+            f"{path}: its buckets and rows do not match (buckets {used.shape}, rows {rows.shape})"
+        )
+    return (min_n, max_n, buckets), l2, used, rows
 
 
 def compose_missing(

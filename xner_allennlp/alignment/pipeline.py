@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.alignment.composition import compose_missing
+from xner_allennlp.alignment.composition import SubwordComposer, compose_missing
 from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
     infer_languages,
@@ -85,6 +85,13 @@ class AlignmentReport:
                 f"{composition['types']} word types of --compose-words had no vector; placed "
                 + ", ".join(f"{n} by {m}" for m, n in composition["placed"].items())
                 + f"; {composition['types_without_vector_after']} left without one"
+            )
+        model = self.settings.get("composition_model")
+        if model:
+            lines.append(
+                f"  composition model: {os.path.basename(model['file'])} (n-grams "
+                f"{model['ngram_lengths'][0]}-{model['ngram_lengths'][1]}, {model['buckets']} buckets, "
+                f"fitted on {model['fitted_words']} words; XNER_COMPOSITION)"
             )
         if self.evaluation is not None:
             lines.append(TranslationPrecision(**self.evaluation).format())
@@ -211,13 +218,18 @@ def _words_of(path: str, encoding: str) -> List[str]:
 
 
 def _compose(
-    table: WordVectors, files: Sequence[str], methods: Sequence[str], encoding: str, language: str
+    table: WordVectors,
+    files: Sequence[str],
+    methods: Sequence[str],
+    encoding: str,
+    language: str,
+    composer: Optional[SubwordComposer] = None,
 ) -> Tuple[WordVectors, Dict[str, Any]]:
     words = [w for path in files for w in _words_of(path, encoding)]
     types = set(words)
     index = table.index
     missing_types = {w for w in types if w not in index}
-    new, rows, counts = compose_missing(words, table.words, table.matrix, methods, language)
+    new, rows, counts = compose_missing(words, table.words, table.matrix, methods, language, composer)
     rows = unit_rows(rows)
     composed = WordVectors(
         list(table.words) + new, np.vstack([table.matrix, rows.astype(np.float32)]), table.source
@@ -264,6 +276,7 @@ def build_aligned_vectors(
     compose_words: Sequence[str] = (),
     compose_methods: Sequence[str] = ("stem", "subword"),
     compose_encoding: str = "utf-8",
+    composition_model: bool = False,
 ) -> AlignmentReport:
     """
     Builds `output_dir/vectors-<source_lang>.vec` and `output_dir/vectors-<target_lang>.vec`
@@ -272,6 +285,10 @@ def build_aligned_vectors(
     `compose_words` (projection only): CoNLL or one-sentence-per-line text files of the target
     language; each of their (normalised) words without a projected vector gets one from its
     form (`alignment.composition`: `compose_methods` in order), written into the target .vec.
+
+    `composition_model` (projection only): also writes `composition-<target_lang>.npz`, the
+    subword composer fitted on the projected target table, for the `aligned_vectors`
+    embedder's `composition` (words composed inside the model, also at predict time).
     """
     started = time.perf_counter()
     seconds: Dict[str, float] = {}
@@ -285,6 +302,8 @@ def build_aligned_vectors(
         raise ConfigurationError("the projection method builds the target vectors itself: drop --target")
     if compose_words and method != "projection":
         raise ConfigurationError("--compose-words applies to --method projection only")
+    if composition_model and method != "projection":
+        raise ConfigurationError("--composition-model applies to --method projection only")
     for path in compose_words:
         require_file(path, "--compose-words file")
     for option, value, minimum in (
@@ -327,6 +346,9 @@ def build_aligned_vectors(
         "max_source_words": max_source_words,
         "max_target_words": max_target_words,
     }
+    # Written with the tables (all or nothing): path -> a function writing it.
+    extra_files: Dict[str, Callable[[str], Any]] = {}
+    composer: Optional[SubwordComposer] = None
 
     rounds: List[Dict[str, Any]] = []
     best_round = None
@@ -391,10 +413,23 @@ def build_aligned_vectors(
         source_out = source_table
         pairs_used = stats.pairs_used
         seconds["project"] = time.perf_counter() - tick
+        if composition_model:
+            tick = time.perf_counter()
+            composer = SubwordComposer().fit(target_out.words, target_out.matrix)
+            composition_file = os.path.join(output_dir, f"composition-{target_lang}.npz")
+            extra_files[composition_file] = composer.save
+            settings["composition_model"] = {
+                "file": os.path.abspath(composition_file),
+                "buckets": composer.buckets,
+                "ngram_lengths": [composer.min_n, composer.max_n],
+                "l2": composer.l2,
+                "fitted_words": len(target_out),
+            }
+            seconds["fit composition"] = time.perf_counter() - tick
         if compose_words:
             tick = time.perf_counter()
             target_out, settings["composition"] = _compose(
-                target_out, compose_words, compose_methods, compose_encoding, target_lang
+                target_out, compose_words, compose_methods, compose_encoding, target_lang, composer
             )
             seconds["compose"] = time.perf_counter() - tick
 
@@ -436,6 +471,7 @@ def build_aligned_vectors(
     write_outputs(
         {outputs[source_lang]: source_out, outputs[target_lang]: target_out},
         {os.path.join(output_dir, REPORT_FILE): json.dumps(asdict(report), indent=2) + "\n"},
+        extra_files,
     )
     seconds["write + cache"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - started

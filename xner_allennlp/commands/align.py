@@ -111,6 +111,13 @@ class XnerAlign(Subcommand):
             "subword (hashed character n-grams fitted on the table); default stem,subword",
         )
         subparser.add_argument("--compose-encoding", default="utf-8", help="of the --compose-words files")
+        subparser.add_argument(
+            "--composition-model",
+            action="store_true",
+            help="projection: also write composition-<target-lang>.npz, the subword composer "
+            "fitted on the target table, for the aligned_vectors embedder's `composition` "
+            "(words composed inside the model, at predict time too)",
+        )
         return add_command(subparser, align_from_args)
 
 
@@ -139,5 +146,6 @@ def align_from_args(args: argparse.Namespace) -> None:
         compose_words=args.compose_words,
         compose_methods=[m.strip() for m in args.compose.split(",") if m.strip()],
         compose_encoding=args.compose_encoding,
+        composition_model=args.composition_model,
     )
     print(report.format())

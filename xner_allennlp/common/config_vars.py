@@ -67,6 +67,10 @@ CONFIG_VARIABLES = {
     "XNER_SPEED": (
         "true (default): the drop-in speed modules (xner_allennlp/speed/); false: allennlp's stock ones"
     ),
+    "XNER_COMPOSITION": (
+        "static configs: composition-<lang>.npz (xner-align --composition-model), so that target words "
+        "without a vector get one from their character n-grams, at predict time too; or none (default)"
+    ),
     "XNER_SOURCES": (
         "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)"
     ),

@@ -67,7 +67,10 @@ def aligned_vectors_lookup(model: Model) -> Optional[Callable[[str], bool]]:
 
     def lookup(word: str) -> bool:
         row = index.get(word)
-        return row is not None and row < len(has_vector) and bool(has_vector[row])
+        if row is not None and row < len(has_vector):
+            return bool(has_vector[row])
+        # Outside the vocabulary: covered when the model composes it (`composition`).
+        return embedder.composes(word)
 
     return lookup
 

@@ -9,9 +9,11 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.modules.token_embedders import TokenEmbedder
 
+from xner_allennlp.alignment.composition import ngram_hashes
 from xner_allennlp.common.params import as_list
 from xner_allennlp.common.vector_math import check_same_dimension
 from xner_allennlp.common.word_vectors import WordVectors, load_merged
+from xner_allennlp.token_embedders.subword_composition import SubwordComposition
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,13 @@ class AlignedVectorsEmbedder(TokenEmbedder):
     When a model is loaded from an archive, allennlp drops `pretrained_file` from the config and
     the weights come from the archive, so the vector files need not exist then.
 
+    With a `composition` (the target table's subword composer), a vocabulary word without a
+    vector gets one composed from its character n-grams when the embedder is built, and a word
+    outside the vocabulary gets one at evaluate or predict time from the n-grams the
+    `single_id_with_ngrams` indexer hashes for it (it needs that indexer; `single_id` gives
+    the unknown row as before). A word none of whose n-grams the table has keeps its random
+    row.
+
     Registered as a `TokenEmbedder` with name "aligned_vectors".
 
     # Parameters
@@ -52,6 +61,9 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         Encoding of the vector files.
     max_words : `int`, optional (default = `None`)
         Read only the first `max_words` rows of each file.
+    composition : `SubwordComposition`, optional (default = `None`)
+        `{"pretrained_file": "composition-<lang>.npz"}`, written by `allennlp xner-align
+        --method projection --composition-model`.
     vocab : `Vocabulary`, supplied by allennlp.
     """
 
@@ -68,6 +80,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         oov_seed: int = 13,
         encoding: str = "utf-8",
         max_words: Optional[int] = None,
+        composition: Optional[SubwordComposition] = None,
         vocab: Optional[Vocabulary] = None,
     ) -> None:
         super().__init__()
@@ -86,6 +99,13 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         self._encoding = encoding
         self._max_words = max_words
         self._files = as_list(pretrained_file)
+        if composition is not None and composition.dim and composition.dim != embedding_dim:
+            raise ConfigurationError(
+                f"aligned_vectors: embedding_dim is {embedding_dim} but the composition's rows "
+                f"have dimension {composition.dim}"
+            )
+        self.composition = composition
+        self._oov_index = vocab.get_token_index(vocab._oov_token, vocab_namespace)
         tokens = [
             vocab.get_token_from_index(i, vocab_namespace)
             for i in range(vocab.get_vocab_size(vocab_namespace))
@@ -131,12 +151,48 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         if start == 0 and len(tokens):
             weight[0] = 0.0  # padding
             has_vector[0] = True
+        if self.composition is not None and self.composition.dim:
+            self._compose_rows(tokens, start, weight, has_vector)
         return weight, has_vector
+
+    def _compose_rows(
+        self, tokens: List[str], start: int, weight: np.ndarray, has_vector: np.ndarray
+    ) -> None:
+        assert self.composition is not None
+        positions = [
+            i for i, token in enumerate(tokens) if not has_vector[i] and start + i != self._oov_index
+        ]
+        if not positions:
+            return
+        hashes = [ngram_hashes(tokens[i]) for i in positions]
+        width = max(len(h) for h in hashes)
+        padded = torch.full((len(hashes), width), -1, dtype=torch.long)
+        for row, values in enumerate(hashes):
+            padded[row, : len(values)] = torch.tensor(values)
+        with torch.no_grad():
+            composed, found = self.composition(padded.to(self.composition.rows.device))
+        placed = np.asarray([p for p, f in zip(positions, found.tolist()) if f], dtype=np.int64)
+        if len(placed):
+            weight[placed] = composed[found].cpu().numpy()
+            has_vector[placed] = True
+        logger.info(
+            "aligned_vectors: %d of %d words without a vector composed from their n-grams",
+            len(placed),
+            len(positions),
+        )
 
     def _make_oov_parameter(self) -> None:
         # Full-size so that the parameter's shape depends only on the vocabulary, as archive
         # loading needs; only the rows of words without a vector are ever read.
         self.oov_weight = torch.nn.Parameter(self.weight.clone()) if self._trainable_oov else None
+
+    def composes(self, word: str) -> bool:
+        """Whether a word outside the vocabulary gets a vector from the `composition`."""
+        if self.composition is None or not self.composition.dim:
+            return False
+        with torch.no_grad():
+            hashes = torch.tensor([ngram_hashes(word)], device=self.composition.rows.device)
+            return bool(self.composition(hashes)[1][0])
 
     def get_output_dim(self) -> int:
         return self._dim
@@ -146,12 +202,20 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         """The vocabulary namespace whose words this embedder has rows for."""
         return self._namespace
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, ngrams: Optional[torch.Tensor] = None) -> torch.Tensor:
         embedded = F.embedding(tokens, self.weight)
         if self.oov_weight is not None:
             embedded = torch.where(
                 self.has_vector[tokens].unsqueeze(-1), embedded, F.embedding(tokens, self.oov_weight)
             )
+        if ngrams is not None and self.composition is not None and self.composition.dim and ngrams.size(-1):
+            # Only words outside the vocabulary have n-grams (`single_id_with_ngrams`).
+            unknown = (tokens == self._oov_index) & (ngrams[..., 0] >= 0)
+            if unknown.any():
+                composed, found = self.composition(ngrams[unknown])
+                rows = embedded[unknown]
+                embedded = embedded.clone()
+                embedded[unknown] = torch.where(found.unsqueeze(-1), composed.to(rows.dtype), rows)
         return embedded
 
     def extend_vocab(
