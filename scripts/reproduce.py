@@ -233,7 +233,8 @@ def main():
         for language in MULTI_SOURCES[target]:
             if language != "en":
                 env[f"XNER_VECTORS_{language.upper()}"] = projected(language)[1]
-        train_files = [os.path.join(data, SOURCE_TRAIN[s]) for s in MULTI_SOURCES[target]]
+        sources = os.environ.get("XNER_SOURCES") or ",".join(MULTI_SOURCES[target])
+        train_files = [os.path.join(data, SOURCE_TRAIN[s]) for s in sources.split(",")]
     profile = args.profile
     if args.backend == "encoder":
         env.update(
@@ -350,7 +351,7 @@ def main():
                 command += f" TEACHER={args.teacher}"
         if args.compose:
             command += f" COMPOSE={args.compose}"
-        for variable in ("XNER_NUM_EPOCHS", "XNER_SEED"):
+        for variable in ("XNER_NUM_EPOCHS", "XNER_SEED", "XNER_SOURCES"):
             if os.environ.get(variable):
                 command = f"{variable}={os.environ[variable]} " + command
     row = {

@@ -370,13 +370,26 @@ def test_capitalize_nouns_capitalises_translated_common_nouns(tmp_path):
     assert tags_of([after]) == tags_of([before])
 
 
-def test_capitalize_nouns_needs_pos_and_a_translator(tmp_path):
+def test_capitalize_nouns_needs_pos(tmp_path):
     path = tmp_path / "two.conll"
     path.write_text("regierung O\ntraf O\n", encoding="utf-8")
     with pytest.raises(InputFormatError, match=r"two.conll:1: capitalize_nouns needs a POS column"):
         list(XnerConllReader(translator=_DictionaryTranslator(), capitalize_nouns=True).read(str(path)))
-    with pytest.raises(ConfigurationError, match="set a translator"):
-        XnerConllReader(capitalize_nouns=True)
+    with pytest.raises(ConfigurationError, match="noun_tags must be a non-empty list of POS tags"):
+        XnerConllReader(capitalize_nouns=True, noun_tags=[])
+
+
+def test_capitalize_nouns_of_an_untranslated_source(tmp_path):
+    # A Dutch source of a German model: its own nouns (CoNLL-2002 tag N) capitalised.
+    path = tmp_path / "nl.conll"
+    path.write_text("De Art O\nregering N O\nvan Prep O\nBelgi\u00eb N B-LOC\nvergadert V O\n", encoding="utf-8")
+    (plain,) = XnerConllReader().read(str(path))
+    (nouns,) = XnerConllReader(capitalize_nouns=True, noun_tags=["N"]).read(str(path))
+    assert nouns["metadata"]["words"] == ["De", "Regering", "van", "Belgi\u00eb", "vergadert"]
+    assert [t.romanized for t in nouns["tokens"].tokens][1] == "Regering"
+    assert texts_of(nouns) == texts_of(plain) and tags_of([nouns]) == tags_of([plain])
+    (english,) = XnerConllReader(capitalize_nouns=True).read(str(path))  # NN/NNS: none here
+    assert english["metadata"]["words"] == plain["metadata"]["words"]
 
 
 def test_lowercase_characters(tmp_path):

@@ -175,3 +175,16 @@ def test_ablation_trains_one_epoch_on_the_fixtures(name, fixture_env, monkeypatc
     assert ("token_characters" in embedders) == (name != "word_only")
     has_vectors = any(isinstance(e, AlignedVectorsEmbedder) for e in embedders.values())
     assert has_vectors == (name != "char_only")
+
+
+def test_multi_source_to_german_capitalises_every_sources_nouns():
+    # German capitalises its nouns (languages.json): each source's own noun tags; es does not.
+    de = Params.from_file(str(CONFIGS / "multi_source" / "to_de.jsonnet")).as_dict(quiet=True)
+    readers = {name: source["reader"] for name, source in de["dataset_reader"]["sources"].items()}
+    assert {name: (r.get("capitalize_nouns"), r.get("noun_tags")) for name, r in readers.items()} == {
+        "en": (True, ["NN", "NNS"]),
+        "es": (True, ["NC"]),
+        "nl": (True, ["N"]),
+    }
+    es = Params.from_file(str(CONFIGS / "multi_source" / "to_es.jsonnet")).as_dict(quiet=True)
+    assert not any("capitalize_nouns" in s["reader"] for s in es["dataset_reader"]["sources"].values())

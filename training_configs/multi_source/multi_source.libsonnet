@@ -7,6 +7,11 @@
 // XNER_SOURCES: the sources, comma-separated (default: the config's); each source's aligned
 // vectors come from XNER_VECTORS_<LANG> (English: XNER_SOURCE_VECTORS), all in the one space of
 // the target's XNER_TARGET_VECTORS and merged into one table.
+//
+// A target that capitalises its nouns (the language table's `capitalizes_nouns`: German) gets
+// every source's common nouns capitalised (`capitalize_nouns`, with the POS tags of each
+// training file, `noun_tags`): the English translations as in en_to_de.jsonnet, the Spanish
+// and Dutch sentences as they are.
 local base = import '../base.libsonnet';
 local ext = base.ext;
 local data = base.data;
@@ -27,6 +32,10 @@ local data = base.data;
   // `sources` -> `target`: `sources` a list of keys of train_files.
   to(target, sources, hp=base.profile())::
     local t = base.targets[target];
+    local nouns(s) =
+      if base.languages[target].capitalizes_nouns
+      then { capitalize_nouns: true, noun_tags: base.languages[s].train.noun_tags }
+      else {};
     local names = std.split(ext('XNER_SOURCES', std.join(',', sources)), ',');
     local unknown = [s for s in names if !std.objectHas($.train_files, s) || s == target];
     local target_vectors = ext('XNER_TARGET_VECTORS', $.vectors(target));
@@ -50,7 +59,9 @@ local data = base.data;
           [s]: {
             path: $.train_files[s],
             // All three CoNLL training files are UTF-8 here (SOURCE.md, languages.json).
-            reader: base.reader(translator=if s == 'en' then translator else null, extra=t.source_extra),
+            reader: base.reader(
+              translator=if s == 'en' then translator else null, extra=t.source_extra + nouns(s)
+            ),
           }
           for s in names
         },

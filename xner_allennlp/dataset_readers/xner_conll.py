@@ -98,10 +98,15 @@ class XnerConllReader(DatasetReader):
     shuffle_seed : `int`, optional (default = `13`)
     capitalize_nouns : `bool`, optional (default = `False`)
         In each translated sentence, a word whose source POS (the second column, as in the
-        English CoNLL-2003 files) is a common noun (`NN`, `NNS`) starts with a capital letter,
+        English CoNLL-2003 files) is a common noun (`noun_tags`) starts with a capital letter,
         as German nouns do. Without it the character encoder learns from English, and from the
-        translations' lowercase German nouns, that a capital letter means an entity. A
-        sentence without a POS column is an error.
+        translations' lowercase German nouns, that a capital letter means an entity. A reader
+        without a translator capitalises the nouns of the sentences it reads (e.g. Dutch or
+        Spanish sources of a German multi-source model). A sentence without a POS column is an
+        error.
+    noun_tags : `List[str]`, optional (default = `["NN", "NNS"]`)
+        The POS tags `capitalize_nouns` capitalises: the Penn tags of the English files; `N` in
+        the CoNLL-2002 Dutch files, `NC` in the Spanish ones.
     lowercase_characters : `bool`, optional (default = `False`)
         The character encoder reads the words lower-cased (the word vectors always are), so
         capitalisation carries no signal at all; set it on the training and the target readers
@@ -124,6 +129,7 @@ class XnerConllReader(DatasetReader):
         shuffle_words: bool = False,
         shuffle_seed: int = 13,
         capitalize_nouns: bool = False,
+        noun_tags: Optional[List[str]] = None,
         lowercase_characters: bool = False,
         **kwargs,
     ) -> None:
@@ -151,9 +157,10 @@ class XnerConllReader(DatasetReader):
         self._translation_mode = translation_mode
         self._shuffle_words = shuffle_words
         self._shuffle_seed = shuffle_seed
-        if capitalize_nouns and translator is None:
-            raise ConfigurationError("capitalize_nouns applies to translated sentences: set a translator")
+        if noun_tags is not None and (not noun_tags or not all(isinstance(t, str) and t for t in noun_tags)):
+            raise ConfigurationError(f"noun_tags must be a non-empty list of POS tags, got {noun_tags!r}")
         self._capitalize_nouns = capitalize_nouns
+        self._noun_tags = set(noun_tags) if noun_tags is not None else _COMMON_NOUNS
         self._lowercase_characters = lowercase_characters
 
     @property
@@ -202,7 +209,10 @@ class XnerConllReader(DatasetReader):
             normalized = self.normalize(words)
             source = (path, lines)
             if self._translator is None or self._translation_mode == "append":
-                yield self.text_to_instance(words, tags, normalized, source=source)
+                surface = words
+                if self._capitalize_nouns and self._translator is None:
+                    surface = self._capitalized_nouns(words, pos, path, lines)
+                yield self.text_to_instance(surface, tags, normalized, source=source)
             if self._translator is not None:
                 translated = self._translator.translate(normalized)
                 if len(translated) != len(normalized):
@@ -294,7 +304,7 @@ class XnerConllReader(DatasetReader):
                 raise InputFormatError(
                     path, line, "capitalize_nouns needs a POS column (the second of three or more)"
                 )
-            capitalized.append(word[:1].upper() + word[1:] if tag in _COMMON_NOUNS else word)
+            capitalized.append(word[:1].upper() + word[1:] if tag in self._noun_tags else word)
         return capitalized
 
     def _to_bioul(self, tags: List[str], path: str, first_line: int) -> List[str]:
