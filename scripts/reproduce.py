@@ -351,7 +351,7 @@ def main():
                 command += f" TEACHER={args.teacher}"
         if args.compose:
             command += f" COMPOSE={args.compose}"
-        for variable in ("XNER_NUM_EPOCHS", "XNER_SEED", "XNER_SOURCES"):
+        for variable in ("XNER_NUM_EPOCHS", "XNER_SEED", "XNER_SOURCES", "XNER_WORD_DROPOUT"):
             if os.environ.get(variable):
                 command = f"{variable}={os.environ[variable]} " + command
     row = {

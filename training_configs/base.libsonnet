@@ -153,6 +153,7 @@ local profiles = {
     local test_path = if test == 'none' then null else test;
     local char_dim = 2 * hp.char_hidden_size;
     local composed = composition != 'none' && word_vectors;
+    local word_dropout = std.parseJson(ext('XNER_WORD_DROPOUT', '0'));
     // A switched-off half is not indexed either: the embedder needs the same keys as the input.
     local inputs(reader) =
       if !std.objectHas(reader, 'token_indexers') then reader
@@ -197,6 +198,7 @@ local profiles = {
               pretrained_file:
                 (if std.isArray(source_vectors) then source_vectors else [source_vectors]) + [target_vectors],
               [if composed then 'composition']: { pretrained_file: composition },
+              [if word_dropout > 0 then 'word_dropout']: word_dropout,
             },
             [if characters then 'token_characters']: {
               type: $.modules.character_encoding,

@@ -112,3 +112,24 @@ class TestAlignedVectors(AllenNlpTestCase):
         out = self.embed(embedder, vocab, "the", "madrid", "nothing")
         np.testing.assert_allclose(out[:2].numpy(), [[1, 0], [-1, -1]])
         assert out[2].abs().max() <= 0.1
+
+
+class TestWordDropout(AllenNlpTestCase):
+    def test_training_replaces_word_vectors_with_random_rows_and_evaluation_never(self):
+        vec = self.TEST_DIR / "de.vec"
+        vec.write_text("2 4\nhaus 1 0 0 0\nstadt 0 1 0 0\n")
+        vocab = Vocabulary()
+        vocab.add_tokens_to_namespace(["haus", "stadt"], "tokens")
+        embedder = AlignedVectorsEmbedder(4, str(vec), word_dropout=0.5, vocab=vocab)
+        tokens = torch.tensor([[vocab.get_token_index("haus")] * 2000 + [0]])
+        embedder.eval()
+        np.testing.assert_array_equal(embedder(tokens)[0, :-1].numpy(), np.tile([1, 0, 0, 0], (2000, 1)))
+        embedder.train()
+        torch.manual_seed(0)
+        rows = embedder(tokens)[0].numpy()
+        dropped = ~np.all(rows[:-1] == [1, 0, 0, 0], axis=1)
+        assert 0.45 < dropped.mean() < 0.55
+        assert np.abs(rows[:-1][dropped]).max() <= 0.1 and len(np.unique(rows[:-1][dropped][:, 0])) > 100
+        assert not rows[-1].any()  # padding stays zero
+        with pytest.raises(ConfigurationError, match=r"word_dropout must be in \[0, 1\), got 1.5"):
+            AlignedVectorsEmbedder(4, str(vec), word_dropout=1.5, vocab=vocab)

@@ -71,6 +71,10 @@ CONFIG_VARIABLES = {
         "static configs: composition-<lang>.npz (xner-align --composition-model), so that target words "
         "without a vector get one from their character n-grams, at predict time too; or none (default)"
     ),
+    "XNER_WORD_DROPOUT": (
+        "static configs: probability that a training word's vector is replaced by a random row "
+        "(aligned_vectors' word_dropout; default 0)"
+    ),
     "XNER_SOURCES": (
         "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)"
     ),

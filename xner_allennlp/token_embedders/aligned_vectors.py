@@ -61,6 +61,12 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         Encoding of the vector files.
     max_words : `int`, optional (default = `None`)
         Read only the first `max_words` rows of each file.
+    word_dropout : `float`, optional (default = `0.0`)
+        In training, each word's vector is replaced with this probability by a fresh
+        U[-0.1, 0.1] row, the kind of row a word without a vector has: the model learns to tag
+        from the characters and the context where the vector tells nothing, as it must for a
+        target whose words often have no vector (Lample et al. 2016 drop singletons to the
+        unknown word for the same reason). Off in evaluation and prediction.
     composition : `SubwordComposition`, optional (default = `None`)
         `{"pretrained_file": "composition-<lang>.npz"}`, written by `allennlp xner-align
         --method projection --composition-model`.
@@ -80,6 +86,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         oov_seed: int = 13,
         encoding: str = "utf-8",
         max_words: Optional[int] = None,
+        word_dropout: float = 0.0,
         composition: Optional[SubwordComposition] = None,
         vocab: Optional[Vocabulary] = None,
     ) -> None:
@@ -92,6 +99,9 @@ class AlignedVectorsEmbedder(TokenEmbedder):
             )
         if max_words is not None and max_words < 1:
             raise ConfigurationError(f"aligned_vectors: max_words must be at least 1, got {max_words}")
+        if not 0.0 <= word_dropout < 1.0:
+            raise ConfigurationError(f"aligned_vectors: word_dropout must be in [0, 1), got {word_dropout}")
+        self._word_dropout = word_dropout
         self._dim = embedding_dim
         self._namespace = vocab_namespace
         self._trainable_oov = trainable_oov
@@ -216,6 +226,13 @@ class AlignedVectorsEmbedder(TokenEmbedder):
                 rows = embedded[unknown]
                 embedded = embedded.clone()
                 embedded[unknown] = torch.where(found.unsqueeze(-1), composed.to(rows.dtype), rows)
+        if self.training and self._word_dropout > 0:
+            dropped = (torch.rand(tokens.shape, device=tokens.device) < self._word_dropout) & (tokens != 0)
+            if dropped.any():
+                embedded = embedded.clone()
+                embedded[dropped] = torch.empty(
+                    (int(dropped.sum()), self._dim), device=embedded.device, dtype=embedded.dtype
+                ).uniform_(-0.1, 0.1)
         return embedded
 
     def extend_vocab(
