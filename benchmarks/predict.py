@@ -223,6 +223,7 @@ def _timed_command(
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n{log[-2000:]}")
     if first_line is not None and seen is None:
         raise RuntimeError(f"{' '.join(command)} printed no line starting with {first_line!r}")
+
     def reported(name: str) -> Optional[float]:
         values = [float(line.split()[1]) for line in log.splitlines() if line.startswith(name + " ")]
         return values[0] if values else None

@@ -382,7 +382,9 @@ def test_capitalize_nouns_needs_pos(tmp_path):
 def test_capitalize_nouns_of_an_untranslated_source(tmp_path):
     # A Dutch source of a German model: its own nouns (CoNLL-2002 tag N) capitalised.
     path = tmp_path / "nl.conll"
-    path.write_text("De Art O\nregering N O\nvan Prep O\nBelgi\u00eb N B-LOC\nvergadert V O\n", encoding="utf-8")
+    path.write_text(
+        "De Art O\nregering N O\nvan Prep O\nBelgi\u00eb N B-LOC\nvergadert V O\n", encoding="utf-8"
+    )
     (plain,) = XnerConllReader().read(str(path))
     (nouns,) = XnerConllReader(capitalize_nouns=True, noun_tags=["N"]).read(str(path))
     assert nouns["metadata"]["words"] == ["De", "Regering", "van", "Belgi\u00eb", "vergadert"]
