@@ -135,6 +135,10 @@ def main():
     if args.compose and (args.backend != "static" or args.variant in ("composed", "supervised")):
         raise SystemExit("--compose (COMPOSE=dev|model) is for static zero-shot variants other than composed")
     compose_tag = {None: "", "dev": "_composed", "model": "_composition"}[args.compose]
+    # XNER_WORD_DROPOUT changes the model: its runs are kept apart and named in the row.
+    word_dropout = os.environ.get("XNER_WORD_DROPOUT")
+    if word_dropout and float(word_dropout) > 0:
+        compose_tag += f"_wd{word_dropout}"
 
     data = os.path.abspath(args.data)
     # The code that runs is the code at the start.
@@ -360,7 +364,8 @@ def main():
         "commit": commit,
         "target": target,
         "variant": (args.variant if not self_training else f"self_train{args.round}{teacher_tag}")
-        + {None: "", "dev": "+composed", "model": "+composition"}[args.compose],
+        + {None: "", "dev": "+composed", "model": "+composition"}[args.compose]
+        + (f"+word_dropout{word_dropout}" if "_wd" in compose_tag else ""),
         "self_training": self_training,
         "composition": composition,
         "profile": profile,
