@@ -566,6 +566,19 @@ class TestXnerAlign(AllenNlpTestCase):
         assert report["settings"]["composition"]["placed"] == {"stem": 1, "subword": 2}
         assert report["target_words"] == 7
 
+        # Another script: a Bengali name through its uroman romanization (bn's rules in the
+        # language table: inherent vowel, case endings) to the English vector.
+        glove_bn = self.text("glove-bn.txt", "house 1 0 0\ndhaka 0 1 0\ncity 0 0 1\n")
+        dictionary_bn = self.text("en-bn.txt", "house বাড়ি\ncity শহর\n")
+        bengali = self.text("bn.conll", "ঢাকায়\tB-LOC\nবাড়ি\tO\n")
+        self.cli(["--method", "projection", "--source", glove_bn, "--dictionary", dictionary_bn,
+                  "--output-dir", self.TEST_DIR / "o8", "--compose-words", bengali,
+                  "--compose", "romanized,subword"])  # fmt: skip
+        assert "1 by romanized, 0 by subword" in capsys.readouterr().out
+        word_vectors.clear_memory()
+        bn = load_word_vectors(str(self.TEST_DIR / "o8" / "vectors-bn.vec"))
+        np.testing.assert_allclose(dict(zip(bn.words, bn.matrix))["ঢাকায়"], [0, 1, 0], atol=1e-6)
+
         # The composer inside the model: its file beside the tables, the same vectors.
         self.cli(["--method", "projection", "--source", glove, "--dictionary", dictionary,
                   "--output-dir", self.TEST_DIR / "o6", "--compose-words", conll, text,
@@ -586,7 +599,7 @@ class TestXnerAlign(AllenNlpTestCase):
         line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
                                "--output-dir", self.TEST_DIR / "o4", "--compose-words", conll,
                                "--compose", "lemma"], capsys)  # fmt: skip
-        assert "'stem' and 'subword'" in line
+        assert "'stem', 'romanized', 'subword'" in line
         line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
                                "--output-dir", self.TEST_DIR / "o5", "--compose-words",
                                self.TEST_DIR / "missing.txt"], capsys)  # fmt: skip

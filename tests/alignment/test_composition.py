@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.alignment.composition import StemMatcher, SubwordComposer, compose_missing
+from xner_allennlp.alignment.composition import (
+    RomanizedMatcher,
+    StemMatcher,
+    SubwordComposer,
+    compose_missing,
+)
 
 
 def _table(seed=0):
@@ -67,5 +72,35 @@ def test_compose_missing_takes_the_first_method_that_places_a_word():
     assert counts == {"stem": 1, "subword": 1}
     np.testing.assert_allclose(rows[0], matrix[words.index("landtag")])  # same stem "landtag"
     assert rows.shape == (2, matrix.shape[1]) and np.isfinite(rows).all()
-    with pytest.raises(ConfigurationError, match="'stem' and 'subword'"):
+    with pytest.raises(ConfigurationError, match="'stem', 'romanized', 'subword'"):
         compose_missing(["x"], words, matrix, ["lemma"], "de")
+
+
+def test_romanized_matcher_finds_transliterated_names():
+    words = ["dhaka", "hasan", "khan", "house"]
+    matrix = np.eye(4, dtype=np.float32)
+    # What uroman writes for Bengali: the inherent vowel, doubled letters, case endings.
+    romanized = {
+        "ঢাকায়": "ddhaakaaya",
+        "হাসান": "haasaana",
+        "খানের": "khaanera",
+        "বাড়ি": "baarri",
+        "ঢা": "ddhaa",
+    }
+    match = RomanizedMatcher(words, matrix, romanized.__getitem__, drop_final=["a"], suffixes=["er", "y"])
+    np.testing.assert_array_equal(match("ঢাকায়"), matrix[0])  # dhakaya -> dhakay -> dhaka
+    np.testing.assert_array_equal(match("হাসান"), matrix[1])  # hasana -> hasan
+    np.testing.assert_array_equal(match("খানের"), matrix[2])  # khanera -> khaner -> khan
+    assert match("বাড়ি") is None
+    assert match("ঢা") is None  # "dha": no candidate matches (and none shorter than 3 letters tried)
+    assert match("house") is None  # Latin script: left to the merged table
+    # Without the language's rules only the collapsed romanization is tried.
+    assert RomanizedMatcher(words, matrix, romanized.__getitem__)("ঢাকায়") is None
+
+
+def test_compose_missing_romanized_needs_its_matcher():
+    words, matrix = _table()
+    with pytest.raises(ConfigurationError, match="'romanized' composition needs the English table"):
+        compose_missing(["ঢাকা"], words, matrix, ["romanized"], "bn")
+    with pytest.raises(ConfigurationError, match="'stem', 'romanized', 'subword'"):
+        compose_missing(["ঢাকা"], words, matrix, ["lemma"], "bn")

@@ -14,8 +14,9 @@ ways to place such a word in the same space:
 """
 
 import logging
+import re
 import zlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from allennlp.common.checks import ConfigurationError
@@ -230,6 +231,72 @@ def read_saved_composer(path: str) -> Tuple[Tuple[int, int, int], float, np.ndar
     return (min_n, max_n, buckets), l2, used, rows
 
 
+class RomanizedMatcher:
+    """
+    Gives a word of another script the English vector of its romanization: names are mostly
+    transliterated (Bengali "ঢাকায়", uroman "ddhaakaaya", is English "dhaka" plus a case
+    suffix). Candidates, in order: the lower-cased romanization; with runs of one letter
+    collapsed ("ddhaakaaya" -> "dhakaya"); without a final `drop_final` letter (the inherent
+    vowel uroman writes out: "dhakay"); then each of those without one of the `suffixes`
+    (longest first: "dhaka"). The first candidate of at least 3 letters in the English table
+    wins. A word already in Latin script is left to the merged table, which has the English
+    vectors of identical words.
+
+    # Parameters
+
+    words : `Sequence[str]`
+        The English table's words.
+    matrix : `np.ndarray`
+        Their vectors.
+    romanize : `Callable[[str], str]`
+        Word -> romanization (the readers' uroman romanizer).
+    drop_final : `Sequence[str]`, optional (default = `()`)
+    suffixes : `Sequence[str]`, optional (default = `()`)
+        Per language in the language table (`romanized_match`).
+    """
+
+    def __init__(
+        self,
+        words: Sequence[str],
+        matrix: np.ndarray,
+        romanize: Callable[[str], str],
+        drop_final: Sequence[str] = (),
+        suffixes: Sequence[str] = (),
+    ) -> None:
+        self._index = {w: i for i, w in enumerate(words)}
+        self._matrix = matrix
+        self._romanize = romanize
+        self._drop_final = tuple(drop_final)
+        self._suffixes = sorted(suffixes, key=len, reverse=True)
+
+    def candidates(self, word: str) -> List[str]:
+        romanized = self._romanize(word).lower()
+        collapsed = re.sub(r"(.)\1+", r"\1", romanized)
+        forms = [romanized, collapsed]
+        if collapsed.endswith(self._drop_final) and self._drop_final:
+            forms.append(collapsed[:-1])
+        for form in list(forms[1:]):
+            for suffix in self._suffixes:
+                if form.endswith(suffix) and len(form) - len(suffix) >= 3:
+                    stripped = form[: -len(suffix)]
+                    forms.append(stripped)
+                    if self._drop_final and stripped.endswith(self._drop_final):
+                        forms.append(stripped[:-1])
+        return [f for f in dict.fromkeys(forms) if len(f) >= 3]
+
+    def __call__(self, word: str) -> Optional[np.ndarray]:
+        if word.isascii():
+            return None
+        for candidate in self.candidates(word):
+            row = self._index.get(candidate)
+            if row is not None:
+                return self._matrix[row]
+        return None
+
+
+METHODS = ("stem", "romanized", "subword")
+
+
 def compose_missing(
     words: Sequence[str],
     table_words: Sequence[str],
@@ -237,15 +304,21 @@ def compose_missing(
     methods: Sequence[str],
     language: str,
     composer: Optional[SubwordComposer] = None,
+    romanized: Optional[RomanizedMatcher] = None,
 ) -> Tuple[List[str], np.ndarray, Dict[str, int]]:
     """
     Vectors for the `words` that are not in `table_words`, by the first of `methods` ("stem",
-    "subword") that gives one. Returns the new words (first-seen order), their rows and how many
-    each method placed; a word no method places is left out.
+    "romanized", "subword") that gives one. Returns the new words (first-seen order), their rows
+    and how many each method placed; a word no method places is left out. "romanized" needs
+    `romanized`, a matcher over the English table.
     """
-    unknown = [m for m in methods if m not in ("stem", "subword")]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise ConfigurationError(f"composition methods are 'stem' and 'subword', got {list(methods)}")
+        raise ConfigurationError(
+            f"composition methods are {', '.join(repr(m) for m in METHODS)}, got {list(methods)}"
+        )
+    if "romanized" in methods and romanized is None:
+        raise ConfigurationError("the 'romanized' composition needs the English table (a RomanizedMatcher)")
     known = set(table_words)
     missing = list(dict.fromkeys(w for w in words if w and w not in known))
     counts = {method: 0 for method in methods}
@@ -254,16 +327,17 @@ def compose_missing(
     for method in methods:
         if not left:
             break
-        if method == "stem":
-            stem = StemMatcher(language, table_words, matrix)
+        if method in ("stem", "romanized"):
+            match = StemMatcher(language, table_words, matrix) if method == "stem" else romanized
+            assert match is not None
             still = []
             for word in left:
-                vector = stem(word)
+                vector = match(word)
                 if vector is None:
                     still.append(word)
                 else:
                     vectors[word] = vector
-            counts["stem"] = len(left) - len(still)
+            counts[method] = len(left) - len(still)
             left = still
         else:
             fitted = composer or SubwordComposer()

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.alignment.composition import SubwordComposer, compose_missing
+from xner_allennlp.alignment.composition import RomanizedMatcher, SubwordComposer, compose_missing
 from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
     infer_languages,
@@ -34,9 +34,11 @@ from xner_allennlp.common import word_vectors as _word_vectors
 from xner_allennlp.common.dictionary import check_direction
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
 from xner_allennlp.common.files import check_output_path, write_together
+from xner_allennlp.common.languages import LANGUAGES
 from xner_allennlp.common.normalization import TAG_PATTERN, normalize_word
 from xner_allennlp.common.vector_math import check_same_dimension, unit_rows
 from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors
+from xner_allennlp.romanization import UromanRomanizer
 
 logger = logging.getLogger(__name__)
 
@@ -224,12 +226,25 @@ def _compose(
     encoding: str,
     language: str,
     composer: Optional[SubwordComposer] = None,
+    source: Optional[WordVectors] = None,
 ) -> Tuple[WordVectors, Dict[str, Any]]:
     words = [w for path in files for w in _words_of(path, encoding)]
     types = set(words)
     index = table.index
     missing_types = {w for w in types if w not in index}
-    new, rows, counts = compose_missing(words, table.words, table.matrix, methods, language, composer)
+    romanized = None
+    if "romanized" in methods and source is not None:
+        match = (LANGUAGES.get(language) or {}).get("romanized_match") or {}
+        romanized = RomanizedMatcher(
+            source.words,
+            source.matrix,
+            UromanRomanizer().romanize,
+            drop_final=match.get("drop_final", ()),
+            suffixes=match.get("suffixes", ()),
+        )
+    new, rows, counts = compose_missing(
+        words, table.words, table.matrix, methods, language, composer, romanized
+    )
     rows = unit_rows(rows)
     composed = WordVectors(
         list(table.words) + new, np.vstack([table.matrix, rows.astype(np.float32)]), table.source
@@ -429,7 +444,13 @@ def build_aligned_vectors(
         if compose_words:
             tick = time.perf_counter()
             target_out, settings["composition"] = _compose(
-                target_out, compose_words, compose_methods, compose_encoding, target_lang, composer
+                target_out,
+                compose_words,
+                compose_methods,
+                compose_encoding,
+                target_lang,
+                composer,
+                source_out,
             )
             seconds["compose"] = time.perf_counter() - tick
 

@@ -108,7 +108,9 @@ class XnerAlign(Subcommand):
             "--compose",
             default="stem,subword",
             help="composition methods in order, comma-separated: stem (Snowball stem match), "
-            "subword (hashed character n-grams fitted on the table); default stem,subword",
+            "romanized (the English vector of the word's uroman romanization, for other scripts: "
+            "transliterated names), subword (hashed character n-grams fitted on the table); "
+            "default stem,subword",
         )
         subparser.add_argument("--compose-encoding", default="utf-8", help="of the --compose-words files")
         subparser.add_argument(

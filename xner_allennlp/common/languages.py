@@ -8,7 +8,9 @@ Per language: `name`; `file_codes`, the codes its data files use (`esp.testa`, `
 `snowball`, NLTK's Snowball stemmer name or null; `capitalizes_nouns`; `train` / `dev` / `test`,
 the labelled CoNLL files under the shared data root with their encoding (null where there is
 none; a training file's `noun_tags` are the POS tags of its common nouns, for
-`capitalize_nouns`); `source_extra` / `target_extra`, reader options of that language's experiments (e.g.
+`capitalize_nouns`); `romanized_match` (optional), how `xner-align --compose romanized`
+matches a romanized word to an English one (`drop_final`: the inherent vowel uroman writes
+out; `suffixes`: case endings); `source_extra` / `target_extra`, reader options of that language's experiments (e.g.
 Bengali's `TIM` tag mapped to O). "xx" is spaCy's multilingual tokenizer, for any other text.
 """
 
