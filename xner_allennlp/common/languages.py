@@ -11,7 +11,8 @@ none; a training file's `noun_tags` are the POS tags of its common nouns, for
 `capitalize_nouns`); `romanized_match` (optional), how `xner-align --compose romanized`
 matches a romanized word to an English one (`drop_final`: the inherent vowel uroman writes
 out; `suffixes`: case endings); `source_extra` / `target_extra`, reader options of that
-language's experiments (e.g. Bengali's `TIM` tag mapped to O). "xx" is spaCy's multilingual tokenizer, for any other text.
+language's experiments (e.g. Bengali's `TIM` tag mapped to O). "xx" is spaCy's multilingual
+tokenizer, for any other text.
 """
 
 import json
