@@ -188,7 +188,14 @@ def main():
         # The projected table plus vectors composed from their form for the dev words without
         # one (xner-align --compose-words: words only, never the tags).
         vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed")
-        methods = "subword" if target == "bn" else "stem,subword"
+        # A Snowball stem match where there is a stemmer, the English vector of the romanization
+        # for a script with romanization rules (bn), then n-grams.
+        entry = LANGUAGES[target]
+        methods = ",".join(
+            (["stem"] if entry["snowball"] else [])
+            + (["romanized"] if entry.get("romanized_match") else [])
+            + ["subword"]
+        )
         project(target, vector_dir, "--compose-words", dev, "--compose-encoding", dev_encoding,
                 "--compose", methods)  # fmt: skip
         target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
