@@ -344,6 +344,7 @@ class _DictionaryTranslator:
         "in": "in",
         "berlin": "berlin",
         "ministers": "minister",
+        "german": "deutsche",
     }
 
     def translate(self, words):
@@ -416,3 +417,27 @@ def test_a_huge_non_ascii_word_is_romanized_by_its_ends():
     assert huge.surface == word and huge.text == normalize_word(word)  # the word itself is kept
     assert huge.romanized.startswith(UromanRomanizer().romanize("কলকাতা"))  # its ends, romanized
     assert len(huge.romanized) < 5_000
+
+
+def test_lowercase_adjectives_of_translated_sentences(tmp_path):
+    # German writes adjectives of nationality in lower case ("deutsche", CoNLL MISC).
+    path = tmp_path / "en.conll"
+    path.write_text(
+        "German JJ B-NP B-MISC\ngovernment NN I-NP O\nmet VBD B-VP O\nin IN B-PP O\nBerlin NNP B-NP B-LOC\n",
+        encoding="utf-8",
+    )
+    reader = XnerConllReader(
+        translator=_DictionaryTranslator(), capitalize_nouns=True, lowercase_adjectives=True
+    )
+    (instance,) = reader.read(str(path))
+    words = instance["metadata"]["words"]
+    assert words == ["deutsche", "Regierung", "traf", "in", "Berlin"]
+    (plain,) = XnerConllReader(translator=_DictionaryTranslator(), capitalize_nouns=True).read(str(path))
+    assert plain["metadata"]["words"][0][0].isupper()
+    assert tags_of([instance]) == tags_of([plain]) and texts_of(instance) == texts_of(plain)
+    with pytest.raises(ConfigurationError, match="adjective_tags must be a non-empty list"):
+        XnerConllReader(lowercase_adjectives=True, adjective_tags=[""])
+    two = tmp_path / "two.conll"
+    two.write_text("german B-MISC\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"two.conll:1: lowercase_adjectives needs a POS column"):
+        list(XnerConllReader(lowercase_adjectives=True).read(str(two)))

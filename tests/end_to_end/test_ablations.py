@@ -177,14 +177,22 @@ def test_ablation_trains_one_epoch_on_the_fixtures(name, fixture_env, monkeypatc
     assert has_vectors == (name != "char_only")
 
 
-def test_multi_source_to_german_capitalises_every_sources_nouns():
+def test_multi_source_to_german_writes_nouns_and_adjectives_as_german_does():
     # German capitalises its nouns (languages.json): each source's own noun tags; es does not.
     de = Params.from_file(str(CONFIGS / "multi_source" / "to_de.jsonnet")).as_dict(quiet=True)
     readers = {name: source["reader"] for name, source in de["dataset_reader"]["sources"].items()}
-    assert {name: (r.get("capitalize_nouns"), r.get("noun_tags")) for name, r in readers.items()} == {
-        "en": (True, ["NN", "NNS"]),
-        "es": (True, ["NC"]),
-        "nl": (True, ["N"]),
+    assert {
+        name: (r.get("capitalize_nouns"), r.get("noun_tags"), r.get("adjective_tags"))
+        for name, r in readers.items()
+    } == {
+        "en": (True, ["NN", "NNS"], ["JJ", "JJR", "JJS"]),
+        "es": (True, ["NC"], None),  # Spanish already writes them in lower case
+        "nl": (True, ["N"], ["Adj"]),
     }
     es = Params.from_file(str(CONFIGS / "multi_source" / "to_es.jsonnet")).as_dict(quiet=True)
-    assert not any("capitalize_nouns" in s["reader"] for s in es["dataset_reader"]["sources"].values())
+    sources = es["dataset_reader"]["sources"]
+    assert not any("capitalize_nouns" in s["reader"] for s in sources.values())
+    assert {n: s["reader"].get("adjective_tags") for n, s in sources.items()} == {
+        "en": ["JJ", "JJR", "JJS"],
+        "nl": ["Adj"],
+    }

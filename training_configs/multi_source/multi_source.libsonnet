@@ -11,7 +11,9 @@
 // A target that capitalises its nouns (the language table's `capitalizes_nouns`: German) gets
 // every source's common nouns capitalised (`capitalize_nouns`, with the POS tags of each
 // training file, `noun_tags`): the English translations as in en_to_de.jsonnet, the Spanish
-// and Dutch sentences as they are.
+// and Dutch sentences as they are. A target that writes adjectives of nationality in lower
+// case (`lowercases_adjectives`: German, Spanish) gets the adjectives of the sources that
+// capitalise them (English, Dutch) lower-cased likewise (`lowercase_adjectives`).
 local base = import '../base.libsonnet';
 local ext = base.ext;
 local data = base.data;
@@ -33,9 +35,12 @@ local data = base.data;
   to(target, sources, hp=base.profile())::
     local t = base.targets[target];
     local nouns(s) =
-      if base.languages[target].capitalizes_nouns
-      then { capitalize_nouns: true, noun_tags: base.languages[s].train.noun_tags }
-      else {};
+      (if base.languages[target].capitalizes_nouns
+       then { capitalize_nouns: true, noun_tags: base.languages[s].train.noun_tags }
+       else {})
+      + (if base.languages[target].lowercases_adjectives && !base.languages[s].lowercases_adjectives
+         then { lowercase_adjectives: true, adjective_tags: base.languages[s].train.adjective_tags }
+         else {});
     local names = std.split(ext('XNER_SOURCES', std.join(',', sources)), ',');
     local unknown = [s for s in names if !std.objectHas($.train_files, s) || s == target];
     local target_vectors = ext('XNER_TARGET_VECTORS', $.vectors(target));

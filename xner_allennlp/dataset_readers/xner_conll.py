@@ -33,6 +33,7 @@ TRANSLATION_MODES = ("replace", "append")
 _ROMANIZED_MAX = 1000
 # Penn Treebank common nouns (proper nouns, NNP/NNPS, are capitalised in English already).
 _COMMON_NOUNS = {"NN", "NNS"}
+_ADJECTIVES = {"JJ", "JJR", "JJS"}
 # The suffixes allennlp's `open_compressed` decompresses.
 _COMPRESSED = (".gz", ".bz2", ".xz")
 
@@ -107,6 +108,12 @@ class XnerConllReader(DatasetReader):
     noun_tags : `List[str]`, optional (default = `["NN", "NNS"]`)
         The POS tags `capitalize_nouns` capitalises: the Penn tags of the English files; `N` in
         the CoNLL-2002 Dutch files, `NC` in the Spanish ones.
+    lowercase_adjectives : `bool`, optional (default = `False`)
+        As `capitalize_nouns`, but a word whose POS is an adjective (`adjective_tags`) starts
+        with a lower-case letter, as German (and Spanish) adjectives of nationality do
+        ("deutschen", "serbischen": CoNLL MISC) where English writes "German", "Serbian".
+    adjective_tags : `List[str]`, optional (default = `["JJ", "JJR", "JJS"]`)
+        `Adj` in the CoNLL-2002 Dutch files, `AQ` in the Spanish ones.
     lowercase_characters : `bool`, optional (default = `False`)
         The character encoder reads the words lower-cased (the word vectors always are), so
         capitalisation carries no signal at all; set it on the training and the target readers
@@ -130,6 +137,8 @@ class XnerConllReader(DatasetReader):
         shuffle_seed: int = 13,
         capitalize_nouns: bool = False,
         noun_tags: Optional[List[str]] = None,
+        lowercase_adjectives: bool = False,
+        adjective_tags: Optional[List[str]] = None,
         lowercase_characters: bool = False,
         **kwargs,
     ) -> None:
@@ -157,10 +166,13 @@ class XnerConllReader(DatasetReader):
         self._translation_mode = translation_mode
         self._shuffle_words = shuffle_words
         self._shuffle_seed = shuffle_seed
-        if noun_tags is not None and (not noun_tags or not all(isinstance(t, str) and t for t in noun_tags)):
-            raise ConfigurationError(f"noun_tags must be a non-empty list of POS tags, got {noun_tags!r}")
+        for key, value in (("noun_tags", noun_tags), ("adjective_tags", adjective_tags)):
+            if value is not None and (not value or not all(isinstance(t, str) and t for t in value)):
+                raise ConfigurationError(f"{key} must be a non-empty list of POS tags, got {value!r}")
         self._capitalize_nouns = capitalize_nouns
         self._noun_tags = set(noun_tags) if noun_tags is not None else _COMMON_NOUNS
+        self._lowercase_adjectives = lowercase_adjectives
+        self._adjective_tags = set(adjective_tags) if adjective_tags is not None else _ADJECTIVES
         self._lowercase_characters = lowercase_characters
 
     @property
@@ -210,8 +222,8 @@ class XnerConllReader(DatasetReader):
             source = (path, lines)
             if self._translator is None or self._translation_mode == "append":
                 surface = words
-                if self._capitalize_nouns and self._translator is None:
-                    surface = self._capitalized_nouns(words, pos, path, lines)
+                if self._translator is None:
+                    surface = self._target_case(words, pos, path, lines)
                 yield self.text_to_instance(surface, tags, normalized, source=source)
             if self._translator is not None:
                 translated = self._translator.translate(normalized)
@@ -224,8 +236,7 @@ class XnerConllReader(DatasetReader):
                 surface = [
                     w if t == n else transfer_case(w, t) for w, n, t in zip(words, normalized, translated)
                 ]
-                if self._capitalize_nouns:
-                    surface = self._capitalized_nouns(surface, pos, path, lines)
+                surface = self._target_case(surface, pos, path, lines)
                 yield self.text_to_instance(surface, tags, translated, source=source)
 
     def read_sentences(self, path: str) -> Iterator[Tuple[int, List[str], List[str]]]:
@@ -295,17 +306,26 @@ class XnerConllReader(DatasetReader):
                 "expected one token per line (word first, NER tag last)",
             )
 
-    def _capitalized_nouns(
+    def _target_case(
         self, words: List[str], pos: Sequence[Optional[str]], path: str, lines: Sequence[int]
     ) -> List[str]:
-        capitalized = []
+        """The words with the target's case for nouns and adjectives (`capitalize_nouns`,
+        `lowercase_adjectives`), by their POS."""
+        if not (self._capitalize_nouns or self._lowercase_adjectives):
+            return words
+        cased = []
         for word, tag, line in zip(words, pos, lines):
             if tag is None:
+                option = "capitalize_nouns" if self._capitalize_nouns else "lowercase_adjectives"
                 raise InputFormatError(
-                    path, line, "capitalize_nouns needs a POS column (the second of three or more)"
+                    path, line, f"{option} needs a POS column (the second of three or more)"
                 )
-            capitalized.append(word[:1].upper() + word[1:] if tag in self._noun_tags else word)
-        return capitalized
+            if self._capitalize_nouns and tag in self._noun_tags:
+                word = word[:1].upper() + word[1:]
+            elif self._lowercase_adjectives and tag in self._adjective_tags:
+                word = word[:1].lower() + word[1:]
+            cased.append(word)
+        return cased
 
     def _to_bioul(self, tags: List[str], path: str, first_line: int) -> List[str]:
         if any(tag[0] in "ELSU" for tag in tags):
