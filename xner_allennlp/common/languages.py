@@ -4,16 +4,22 @@ by the predictor (spaCy tokenizers), the alignment tools (Snowball stemmers, dic
 names), `scripts/reproduce.py` (data files) and the jsonnet configs, which import the same
 JSON file (`training_configs/base.libsonnet`).
 
-Per language: `name`; `file_codes`, the codes its data files use (`esp.testa`, `deu.testa`);
-`snowball`, NLTK's Snowball stemmer name or null; `capitalizes_nouns`; `lowercases_adjectives`
-(adjectives of nationality: German "deutsche", Spanish "alemán"); `train` / `dev` / `test`,
-the labelled CoNLL files under the shared data root with their encoding (null where there is
-none; a training file's `noun_tags` / `adjective_tags` are the POS tags of its common nouns
-and adjectives, for `capitalize_nouns` / `lowercase_adjectives`); `romanized_match`
-(optional), how `xner-align --compose romanized` matches a romanized word to an English one (`drop_final`: the inherent vowel uroman writes
-out; `suffixes`: case endings); `source_extra` / `target_extra`, reader options of that
-language's experiments (e.g. Bengali's `TIM` tag mapped to O). "xx" is spaCy's multilingual
-tokenizer, for any other text.
+Per language:
+
+- `name`; `file_codes`, the codes its data files use (`esp.testa`, `deu.testa`);
+- `snowball`, NLTK's Snowball stemmer name or null;
+- `capitalizes_nouns`; `lowercases_adjectives` (adjectives of nationality: German "deutsche",
+  Spanish "alemán");
+- `train` / `dev` / `test`, the labelled CoNLL files under the shared data root with their
+  encoding (null where there is none); a training file's `noun_tags` / `adjective_tags` are the
+  POS tags of its common nouns and adjectives, for `capitalize_nouns` / `lowercase_adjectives`;
+- `romanized_match` (optional), how `xner-align --compose romanized` matches a romanized word
+  to an English one (`drop_final`: the inherent vowel uroman writes out; `suffixes`: case
+  endings);
+- `source_extra` / `target_extra`, reader options of that language's experiments (e.g.
+  Bengali's `TIM` tag mapped to O).
+
+"xx" is spaCy's multilingual tokenizer, for any other text.
 """
 
 import json
