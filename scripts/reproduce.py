@@ -135,11 +135,15 @@ def main():
     args = parser.parse_args()
     if args.compose and (args.backend != "static" or args.variant in ("composed", "supervised")):
         raise SystemExit("--compose (COMPOSE=dev|model) is for static zero-shot variants other than composed")
-    compose_tag = {None: "", "dev": "_composed", "model": "_composition"}[args.compose]
+    # What a run adds to its variant: (part of the run's name, part of the row's variant).
+    modifiers = {None: [], "dev": [("composed", "composed")], "model": [("composition", "composition")]}[
+        args.compose
+    ]
     # XNER_WORD_DROPOUT changes the model: its runs are kept apart and named in the row.
     word_dropout = os.environ.get("XNER_WORD_DROPOUT")
     if word_dropout and float(word_dropout) > 0:
-        compose_tag += f"_wd{word_dropout}"
+        modifiers.append((f"wd{word_dropout}", f"word_dropout{word_dropout}"))
+    name_tag = "".join(f"_{name}" for name, _ in modifiers)
 
     data = os.path.abspath(args.data)
     # The code that runs is the code at the start.
@@ -259,8 +263,7 @@ def main():
 
     if args.compose == "model":
         env["XNER_COMPOSITION"] = composition["file"]
-    variant = args.variant + compose_tag
-    name = f"en_to_{target}-{variant}-{profile}"
+    name = f"en_to_{target}-{args.variant}{name_tag}-{profile}"
     self_training = None
     if args.variant == "self_train":
         if target not in UNLABELLED_TEXT:
@@ -282,7 +285,7 @@ def main():
                 f"self_train round {args.round} needs {teacher} (run round "
                 f"{args.round - 1} first: VARIANT=full for round 1)"
             )
-        name = f"en_to_{target}-self_train{args.round}{teacher_tag}{compose_tag}-{profile}"
+        name = f"en_to_{target}-self_train{args.round}{teacher_tag}{name_tag}-{profile}"
         pseudo = os.path.join(
             args.runs, "pseudo", f"{target}-round{args.round}{teacher_tag}-t{args.threshold}.conll"
         )
@@ -372,8 +375,7 @@ def main():
         "commit": commit,
         "target": target,
         "variant": (args.variant if not self_training else f"self_train{args.round}{teacher_tag}")
-        + {None: "", "dev": "+composed", "model": "+composition"}[args.compose]
-        + (f"+word_dropout{word_dropout}" if "_wd" in compose_tag else ""),
+        + "".join(f"+{part}" for _, part in modifiers),
         "self_training": self_training,
         "composition": composition,
         "profile": profile,

@@ -271,10 +271,12 @@ local profiles = {
       if !translation || dictionary == 'none' then null
       else $.translator(dictionary, source_vectors, target_vectors);
     local english = ext('XNER_TRAIN', data + '/' + languages.en.train.path);
-    // capitalize_nouns changes translated sentences only: without a translator it has none.
+    // The target's orthography (capitalize_nouns, lowercase_adjectives) is for the English
+    // translated into the target: without a translator the English stays as English writes it.
+    local orthography = ['capitalize_nouns', 'noun_tags', 'lowercase_adjectives', 'adjective_tags'];
     local english_extra =
       if translator != null then source_extra_
-      else { [k]: source_extra_[k] for k in std.objectFields(source_extra_) if k != 'capitalize_nouns' };
+      else { [k]: source_extra_[k] for k in std.objectFields(source_extra_) if !std.member(orthography, k) };
     local english_reader = $.reader(uroman=uroman, translator=translator, extra=english_extra);
     // Self-training: XNER_PSEUDO is target text labelled by an earlier model
     // (`allennlp xner-self-train`, which writes UTF-8), read beside the English data.

@@ -269,19 +269,19 @@ class RomanizedMatcher:
         self._drop_final = tuple(drop_final)
         self._suffixes = sorted(suffixes, key=len, reverse=True)
 
+    def _with_and_without_final(self, form: str) -> List[str]:
+        if self._drop_final and form.endswith(self._drop_final):
+            return [form, form[:-1]]
+        return [form]
+
     def candidates(self, word: str) -> List[str]:
         romanized = self._romanize(word).lower()
-        collapsed = re.sub(r"(.)\1+", r"\1", romanized)
-        forms = [romanized, collapsed]
-        if collapsed.endswith(self._drop_final) and self._drop_final:
-            forms.append(collapsed[:-1])
-        for form in list(forms[1:]):
+        collapsed = self._with_and_without_final(re.sub(r"(.)\1+", r"\1", romanized))
+        forms = [romanized] + collapsed
+        for form in collapsed:
             for suffix in self._suffixes:
                 if form.endswith(suffix) and len(form) - len(suffix) >= 3:
-                    stripped = form[: -len(suffix)]
-                    forms.append(stripped)
-                    if self._drop_final and stripped.endswith(self._drop_final):
-                        forms.append(stripped[:-1])
+                    forms.extend(self._with_and_without_final(form[: -len(suffix)]))
         return [f for f in dict.fromkeys(forms) if len(f) >= 3]
 
     def __call__(self, word: str) -> Optional[np.ndarray]:

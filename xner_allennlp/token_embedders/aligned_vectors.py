@@ -9,7 +9,6 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 from allennlp.modules.token_embedders import TokenEmbedder
 
-from xner_allennlp.alignment.composition import ngram_hashes
 from xner_allennlp.common.params import as_list
 from xner_allennlp.common.vector_math import check_same_dimension
 from xner_allennlp.common.word_vectors import WordVectors, load_merged
@@ -161,9 +160,14 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         if start == 0 and len(tokens):
             weight[0] = 0.0  # padding
             has_vector[0] = True
-        if self.composition is not None and self.composition.dim:
+        if self._composing:
             self._compose_rows(tokens, start, weight, has_vector)
         return weight, has_vector
+
+    @property
+    def _composing(self) -> bool:
+        # A composition built without its file has no rows until the archive's are loaded.
+        return self.composition is not None and self.composition.dim > 0
 
     def _compose_rows(
         self, tokens: List[str], start: int, weight: np.ndarray, has_vector: np.ndarray
@@ -174,13 +178,7 @@ class AlignedVectorsEmbedder(TokenEmbedder):
         ]
         if not positions:
             return
-        hashes = [ngram_hashes(tokens[i]) for i in positions]
-        width = max(len(h) for h in hashes)
-        padded = torch.full((len(hashes), width), -1, dtype=torch.long)
-        for row, values in enumerate(hashes):
-            padded[row, : len(values)] = torch.tensor(values)
-        with torch.no_grad():
-            composed, found = self.composition(padded.to(self.composition.rows.device))
+        composed, found = self.composition.compose([tokens[i] for i in positions])
         placed = np.asarray([p for p, f in zip(positions, found.tolist()) if f], dtype=np.int64)
         if len(placed):
             weight[placed] = composed[found].cpu().numpy()
@@ -198,11 +196,10 @@ class AlignedVectorsEmbedder(TokenEmbedder):
 
     def composes(self, word: str) -> bool:
         """Whether a word outside the vocabulary gets a vector from the `composition`."""
-        if self.composition is None or not self.composition.dim:
+        if not self._composing:
             return False
-        with torch.no_grad():
-            hashes = torch.tensor([ngram_hashes(word)], device=self.composition.rows.device)
-            return bool(self.composition(hashes)[1][0])
+        assert self.composition is not None
+        return bool(self.composition.compose([word])[1][0])
 
     def get_output_dim(self) -> int:
         return self._dim
@@ -218,7 +215,8 @@ class AlignedVectorsEmbedder(TokenEmbedder):
             embedded = torch.where(
                 self.has_vector[tokens].unsqueeze(-1), embedded, F.embedding(tokens, self.oov_weight)
             )
-        if ngrams is not None and self.composition is not None and self.composition.dim and ngrams.size(-1):
+        if ngrams is not None and self._composing and ngrams.size(-1):
+            assert self.composition is not None
             # Only words outside the vocabulary have n-grams (`single_id_with_ngrams`).
             unknown = (tokens == self._oov_index) & (ngrams[..., 0] >= 0)
             if unknown.any():

@@ -4,13 +4,13 @@ no vector gets one at predict time too (the `aligned_vectors` embedder's `compos
 """
 
 import logging
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import torch
 from allennlp.common import FromParams
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.alignment.composition import MAX_N, MIN_N, read_saved_composer
+from xner_allennlp.alignment.composition import MAX_N, MIN_N, ngram_hashes, read_saved_composer
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +86,12 @@ class SubwordComposition(torch.nn.Module, FromParams):
         norm = total.norm(dim=-1, keepdim=True)
         found = norm.squeeze(-1) > 1e-6
         return total / norm.clamp(min=1e-12), found
+
+    def compose(self, words: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """`forward` for words given as strings (hashed here), without gradients."""
+        hashes = [ngram_hashes(word) for word in words]
+        padded = torch.full((len(hashes), max(map(len, hashes), default=0)), -1, dtype=torch.long)
+        for row, values in enumerate(hashes):
+            padded[row, : len(values)] = torch.tensor(values)
+        with torch.no_grad():
+            return self(padded.to(self.rows.device))
