@@ -404,6 +404,33 @@ def test_lowercase_characters(tmp_path):
     assert instance["metadata"]["words"] == ["Die", "Regierung", "BERLIN"]
 
 
+def test_collapse_repeated_characters(tmp_path):
+    path = tmp_path / "en.conll"
+    path.write_text("Mohammad B-PER\nAllen I-PER\n2000 O\nbook O\n", encoding="utf-8")
+    (instance,) = XnerConllReader(collapse_repeated_characters=True, lowercase_characters=True).read(
+        str(path)
+    )
+    # Letters only, after lower-casing ("Aa" is a run); digits keep their count.
+    assert [t.romanized for t in instance["tokens"].tokens] == ["mohamad", "alen", "2000", "bok"]
+    assert [t.text for t in instance["tokens"].tokens] == ["mohammad", "allen", "num", "book"]
+    assert instance["metadata"]["words"] == ["Mohammad", "Allen", "2000", "book"]
+    (plain,) = XnerConllReader().read(str(path))
+    assert [t.romanized for t in plain["tokens"].tokens] == ["Mohammad", "Allen", "2000", "book"]
+
+
+def test_collapse_repeated_characters_after_uroman():
+    from xner_allennlp.romanization import UromanRomanizer
+
+    reader = XnerConllReader(romanizer=UromanRomanizer(), collapse_repeated_characters=True)
+    plain = XnerConllReader(romanizer=UromanRomanizer())
+    words = ["বাংলাদেশ", "ঢাকা"]
+    assert [t.romanized for t in plain.text_to_instance(words)["tokens"].tokens] == [
+        "baanglaadesha",
+        "ddhaakaa",
+    ]
+    assert [t.romanized for t in reader.text_to_instance(words)["tokens"].tokens] == ["bangladesha", "dhaka"]
+
+
 def test_a_huge_non_ascii_word_is_romanized_by_its_ends():
     from xner_allennlp.romanization import UromanRomanizer
 

@@ -2,6 +2,7 @@ import logging
 import lzma
 import os
 import random
+import re
 import zlib
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -34,6 +35,8 @@ _ROMANIZED_MAX = 1000
 # Penn Treebank common nouns (proper nouns, NNP/NNPS, are capitalised in English already).
 _COMMON_NOUNS = {"NN", "NNS"}
 _ADJECTIVES = {"JJ", "JJR", "JJS"}
+# A run of one letter (not a digit: "2000" stays four characters long).
+_REPEATED_LETTER = re.compile(r"([^\W\d_])\1+")
 # The suffixes allennlp's `open_compressed` decompresses.
 _COMPRESSED = (".gz", ".bz2", ".xz")
 
@@ -118,6 +121,13 @@ class XnerConllReader(DatasetReader):
         The character encoder reads the words lower-cased (the word vectors always are), so
         capitalisation carries no signal at all; set it on the training and the target readers
         alike.
+    collapse_repeated_characters : `bool`, optional (default = `False`)
+        The character encoder reads a run of one repeated letter as that letter once, after
+        romanization ("ddhaakaa" -> "dhaka", "mohammad" -> "mohamad"). uroman writes
+        Bengali long vowels and retroflex consonants as doubled letters ("ddhaakaa" for Dhaka)
+        where the English spelling of the same name has single ones, so the two only look alike
+        to the character encoder when both are collapsed: set it on the training and the target
+        readers alike.
     """
 
     def __init__(
@@ -140,6 +150,7 @@ class XnerConllReader(DatasetReader):
         lowercase_adjectives: bool = False,
         adjective_tags: Optional[List[str]] = None,
         lowercase_characters: bool = False,
+        collapse_repeated_characters: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(manual_distributed_sharding=True, manual_multiprocess_sharding=True, **kwargs)
@@ -174,6 +185,7 @@ class XnerConllReader(DatasetReader):
         self._lowercase_adjectives = lowercase_adjectives
         self._adjective_tags = set(adjective_tags) if adjective_tags is not None else _ADJECTIVES
         self._lowercase_characters = lowercase_characters
+        self._collapse_repeated_characters = collapse_repeated_characters
 
     @property
     def _translator(self) -> Optional[Translator]:
@@ -355,6 +367,12 @@ class XnerConllReader(DatasetReader):
         ]
         return [w.lower() for w in words] if self._lowercase_characters else words
 
+    def _characters_read(self, word: str) -> str:
+        romanized = self._romanizer.romanize(word) or word
+        if self._collapse_repeated_characters:
+            romanized = _REPEATED_LETTER.sub(r"\1", romanized)
+        return romanized
+
     def text_to_instance(
         self,
         words: List[str],
@@ -372,7 +390,7 @@ class XnerConllReader(DatasetReader):
         if normalized is None:
             normalized = self.normalize(words)
         tokens: List[Token] = [
-            RomanizedToken(n, self._romanizer.romanize(c) or c, surface=w)
+            RomanizedToken(n, self._characters_read(c), surface=w)
             for w, c, n in zip(words, self._character_forms(words), normalized)
         ]
         text_field = TextField(tokens, self._token_indexers)
