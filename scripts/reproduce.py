@@ -44,11 +44,12 @@ VARIANTS = [
     "lowercase_characters",
     "adjectives",
     "collapsed_characters",
+    "head_final",
     "composed",
     "self_train",
 ]
 # Orthography variants (training_configs/orthography/), for any target.
-ORTHOGRAPHY_VARIANTS = ["nouns", "lowercase_characters", "adjectives", "collapsed_characters"]
+ORTHOGRAPHY_VARIANTS = ["nouns", "lowercase_characters", "adjectives", "collapsed_characters", "head_final"]
 # multi_source (training_configs/multi_source/): the labelled sources of each target, and files.
 MULTI_SOURCES = {"es": ["en", "nl"], "nl": ["en", "es"], "de": ["en", "es", "nl"], "bn": ["en", "es", "nl"]}
 # Encoder backend (training_configs/encoder/): full = English + its reverse translation.
