@@ -55,7 +55,7 @@ demo: $(STAMP)
 
 # One results row of docs/RESULTS.md: make reproduce TARGET=es [PROFILE=cpu_fast|paper]
 # [VARIANT=full|no_translation|no_uroman|word_only|char_only|shuffle|supervised] [DATA=../shared/data]
-# Any target: VARIANT=nouns|adjectives|lowercase_characters|collapsed_characters|composed|multi_source
+# Any target: VARIANT=nouns|adjectives|lowercase_characters|collapsed_characters|head_final|composed|multi_source
 # Encoder backend: make reproduce TARGET=es BACKEND=encoder
 # [VARIANT=full|no_translation|replace|characters|aligned_vectors|last_layer] (needs `make encoder`)
 # Self-training (es, nl): VARIANT=self_train ROUND=1 THRESHOLD=0.9 pseudo-labels the words of
