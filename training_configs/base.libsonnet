@@ -277,11 +277,7 @@ local profiles = {
     local english_extra =
       if translator != null then source_extra_
       else { [k]: source_extra_[k] for k in std.objectFields(source_extra_) if !std.member(orthography, k) };
-    // A head-final target (the language table's `head_final`: Bengali) gets the English
-    // sentences in its word order (`head_final_order`, by eng.train's chunk column).
-    local word_order =
-      if known && languages[lang].head_final && languages.en.train.chunks then { head_final_order: true } else {};
-    local english_reader = $.reader(uroman=uroman, translator=translator, extra=english_extra + word_order);
+    local english_reader = $.reader(uroman=uroman, translator=translator, extra=english_extra);
     // Self-training: XNER_PSEUDO is target text labelled by an earlier model
     // (`allennlp xner-self-train`, which writes UTF-8), read beside the English data.
     local pseudo = ext('XNER_PSEUDO', 'none');

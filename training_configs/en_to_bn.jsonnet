@@ -4,9 +4,7 @@
 // character encoder reads every word lower-cased on both sides (`lowercase_characters`: English
 // capitals can only mislead it; dev F1 21.32 -> 22.44 with composed vectors). These reader
 // options are bn's source_extra / target_extra in xner_allennlp/common/languages.json, which
-// the multi-source configs read too. Bengali is verb-final and postpositional (the table's
-// `head_final`), so the English sentences are reordered that way (`head_final_order`; 24.62 ->
-// 25.22 with composed vectors, recall 18.0 -> 19.0: within noise on its own).
+// the multi-source configs read too.
 local base = import 'base.libsonnet';
 
 base.en_to('bn')

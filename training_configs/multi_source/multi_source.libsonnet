@@ -13,9 +13,7 @@
 // training file, `noun_tags`): the English translations as in en_to_de.jsonnet, the Spanish
 // and Dutch sentences as they are. A target that writes adjectives of nationality in lower
 // case (`lowercases_adjectives`: German, Spanish) gets the adjectives of the sources that
-// capitalise them (English, Dutch) lower-cased likewise (`lowercase_adjectives`). A head-final
-// target (`head_final`: Bengali) gets the sources with a chunk column (English) in its word
-// order (`head_final_order`).
+// capitalise them (English, Dutch) lower-cased likewise (`lowercase_adjectives`).
 local base = import '../base.libsonnet';
 local ext = base.ext;
 local data = base.data;
@@ -42,9 +40,6 @@ local data = base.data;
        else {})
       + (if base.languages[target].lowercases_adjectives && !base.languages[s].lowercases_adjectives
          then { lowercase_adjectives: true, adjective_tags: base.languages[s].train.adjective_tags }
-         else {})
-      + (if base.languages[target].head_final && base.languages[s].train.chunks
-         then { head_final_order: true }
          else {});
     local names = std.split(ext('XNER_SOURCES', std.join(',', sources)), ',');
     local unknown = [s for s in names if !std.objectHas($.train_files, s) || s == target];

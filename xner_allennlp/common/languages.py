@@ -9,12 +9,10 @@ Per language:
 - `name`; `file_codes`, the codes its data files use (`esp.testa`, `deu.testa`);
 - `snowball`, NLTK's Snowball stemmer name or null;
 - `capitalizes_nouns`; `lowercases_adjectives` (adjectives of nationality: German "deutsche",
-  Spanish "alemán"); `head_final` (verb-final and postpositional: Bengali), for which the
-  configs reorder the training sentences that have a chunk column (`head_final_order`);
+  Spanish "alemán");
 - `train` / `dev` / `test`, the labelled CoNLL files under the shared data root with their
   encoding (null where there is none); a training file's `noun_tags` / `adjective_tags` are the
-  POS tags of its common nouns and adjectives, for `capitalize_nouns` / `lowercase_adjectives`,
-  and `chunks` whether it has a chunk column (the third of four: CoNLL-2003 English);
+  POS tags of its common nouns and adjectives, for `capitalize_nouns` / `lowercase_adjectives`;
 - `romanized_match` (optional), how `xner-align --compose romanized` matches a romanized word
   to an English one (`drop_final`: the inherent vowel uroman writes out; `suffixes`: case
   endings);
