@@ -145,6 +145,9 @@ def main():
     word_dropout = os.environ.get("XNER_WORD_DROPOUT")
     if word_dropout and float(word_dropout) > 0:
         modifiers.append((f"wd{word_dropout}", f"word_dropout{word_dropout}"))
+    # XNER_PIVOT=true translates a multi-source model's other sources too (through English).
+    if os.environ.get("XNER_PIVOT") == "true" and args.variant == "multi_source":
+        modifiers.append(("pivot", "pivot"))
     name_tag = "".join(f"_{name}" for name, _ in modifiers)
 
     data = os.path.abspath(args.data)
@@ -369,7 +372,7 @@ def main():
                 command += f" TEACHER={args.teacher}"
         if args.compose:
             command += f" COMPOSE={args.compose}"
-        for variable in ("XNER_NUM_EPOCHS", "XNER_SEED", "XNER_SOURCES", "XNER_WORD_DROPOUT"):
+        for variable in ("XNER_NUM_EPOCHS", "XNER_SEED", "XNER_SOURCES", "XNER_WORD_DROPOUT", "XNER_PIVOT"):
             if os.environ.get(variable):
                 command = f"{variable}={os.environ[variable]} " + command
     row = {

@@ -196,3 +196,24 @@ def test_multi_source_to_german_writes_nouns_and_adjectives_as_german_does():
         "en": ["JJ", "JJR", "JJS"],
         "nl": ["Adj"],
     }
+
+
+def test_multi_source_pivot_translates_every_source(monkeypatch):
+    def translators():
+        config = Params.from_file(str(CONFIGS / "multi_source" / "to_bn.jsonnet")).as_dict(quiet=True)
+        return {n: s["reader"].get("translator") for n, s in config["dataset_reader"]["sources"].items()}
+
+    plain = translators()
+    assert plain["es"] is None and plain["nl"] is None and "pivot_dictionary" not in plain["en"]
+    monkeypatch.setenv("XNER_PIVOT", "true")
+    pivot = translators()
+    assert pivot["en"] == plain["en"]
+    for source in ("es", "nl"):
+        # The en-bn dictionary through en-XX, from XX's vectors to Bengali's.
+        assert pivot[source]["dictionary"] == plain["en"]["dictionary"]
+        assert pivot[source]["pivot_dictionary"].endswith(f"/dictionaries/en-{source}.txt")
+        assert pivot[source]["source_vectors"].endswith(f"wiki.multi.{source}.vec")
+        assert pivot[source]["target_vectors"] == plain["en"]["target_vectors"]
+    monkeypatch.setenv("XNER_PIVOT", "yes")
+    with pytest.raises(Exception, match="XNER_PIVOT: expected true or false, got yes"):
+        translators()

@@ -480,3 +480,39 @@ class TestTranslateCommand(TranslationTestCase):
             str(output),
         )
         assert self.check_round_trip(source.read_bytes(), output.read_bytes()) > 0
+
+
+def test_pivot_pairs_compose_two_english_dictionaries():
+    from xner_allennlp.translation.context_dictionary import pivot_pairs
+
+    en_es = [(1, "bank", "banco"), (2, "bank", "orilla"), (3, "Shore", "orilla"), (4, "house", "casa")]
+    en_bn = [(1, "bank", "ব্যাংক"), (2, "shore", "তীর"), (3, "bank", "তীর"), (4, "cat", "বিড়াল")]
+    pairs = pivot_pairs(en_es, en_bn, (True, True, True))
+    # Each Spanish word gets the Bengali translations of its English ones, in the pivot's
+    # order, once each; an English word without a target translation ("house") gives nothing.
+    assert pairs == [
+        (1, "banco", "ব্যাংক"),
+        (1, "banco", "তীর"),
+        (2, "orilla", "ব্যাংক"),
+        (2, "orilla", "তীর"),
+    ]
+
+
+def test_a_pivot_translator_translates_spanish_to_dutch(tmp_path):
+    # es -> nl through the fixtures' en-es and en-nl dictionaries: "en" (Spanish "in") -> "in".
+    translator = ContextDictionaryTranslator(
+        dictionary=str(FIXTURES / "dictionaries" / "en-nl.txt"),
+        pivot_dictionary=str(FIXTURES / "dictionaries" / "en-es.txt"),
+        source_vectors=str(FIXTURES / "vectors" / "wiki.multi.es.vec"),
+        target_vectors=str(FIXTURES / "vectors" / "wiki.multi.nl.vec"),
+    )
+    assert translator.translate(["en", "el", "xyzzy"]) == ["in", "de", "xyzzy"]
+    unrelated = tmp_path / "en-xx.txt"
+    unrelated.write_text("zebra zebra\n", encoding="utf-8")
+    with pytest.raises(InputFormatError, match=r"en-xx.txt: no English word of it is in .*en-nl.txt"):
+        ContextDictionaryTranslator(
+            dictionary=str(FIXTURES / "dictionaries" / "en-nl.txt"),
+            pivot_dictionary=str(unrelated),
+            source_vectors=str(FIXTURES / "vectors" / "wiki.multi.es.vec"),
+            target_vectors=str(FIXTURES / "vectors" / "wiki.multi.nl.vec"),
+        )

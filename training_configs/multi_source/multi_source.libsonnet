@@ -1,7 +1,7 @@
 // Multi-source transfer, the paper's "+" setting (CTNER+): the tagger trains on several
 // labelled source languages at once (English, Spanish, Dutch CoNLL), English reverse-translated
 // into the target as in base.libsonnet, the other sources as they are (no dictionary between
-// them and the target). Still zero-shot: the target's labels are never read; its dev set
+// them and the target), or with XNER_PIVOT=true translated too, through English. Still zero-shot: the target's labels are never read; its dev set
 // selects the model.
 //
 // XNER_SOURCES: the sources, comma-separated (default: the config's); each source's aligned
@@ -48,6 +48,16 @@ local data = base.data;
     local translator =
       if dictionary == 'none' then null
       else base.translator(dictionary, $.vectors('en'), target_vectors);
+    // XNER_PIVOT=true: every other source is translated too, through English (its en-XX
+    // dictionary composed with the en-target one).
+    local pivot = ext('XNER_PIVOT', 'false');
+    local translator_of(s) =
+      if s == 'en' || translator == null then translator
+      else if pivot == 'true' then
+        base.translator(dictionary, $.vectors(s), target_vectors)
+        + { pivot_dictionary: data + '/dictionaries/en-' + s + '.txt' }
+      else if pivot == 'false' then null
+      else error ('XNER_PIVOT: expected true or false, got ' + pivot);
     if std.length(unknown) > 0 then
       error ('XNER_SOURCES: ' + std.join(', ', unknown) + ' is not a source for ' + target +
              '; sources: ' + std.join(', ', [s for s in std.objectFields($.train_files) if s != target]))
@@ -65,7 +75,7 @@ local data = base.data;
             path: $.train_files[s],
             // All three CoNLL training files are UTF-8 here (SOURCE.md, languages.json).
             reader: base.reader(
-              translator=if s == 'en' then translator else null, extra=t.source_extra + nouns(s)
+              translator=translator_of(s), extra=t.source_extra + nouns(s)
             ),
           }
           for s in names

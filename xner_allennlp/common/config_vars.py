@@ -78,6 +78,10 @@ CONFIG_VARIABLES = {
     "XNER_SOURCES": (
         "multi_source configs: the labelled sources, comma-separated (en, es, nl; default: the config's)"
     ),
+    "XNER_PIVOT": (
+        "multi_source configs: true translates the non-English sources to the target through English "
+        "(their en-XX dictionary and the en-target one: context_dictionary's pivot_dictionary; default false)"
+    ),
 }
 # multi_source configs: each source's (and the target's default) aligned vectors.
 CONFIG_VARIABLES.update(

@@ -5,7 +5,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.common.dictionary import check_direction, read_dictionary
+from xner_allennlp.common.dictionary import DictionaryEntry, check_direction, read_dictionary
 from xner_allennlp.common.errors import InputFormatError
 from xner_allennlp.common.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
 from xner_allennlp.common.params import as_list
@@ -39,6 +39,26 @@ class _Entry(NamedTuple):
     words: Tuple[str, ...]
     rows: np.ndarray
     num_candidates: int
+
+
+def pivot_pairs(
+    pivot: List[DictionaryEntry], dictionary: List[DictionaryEntry], flags: Tuple[bool, bool, bool]
+) -> List[DictionaryEntry]:
+    """
+    Source -> target pairs through a shared first language: `pivot` holds (line, English,
+    source) entries and `dictionary` (line, English, target) ones; each source word gets the
+    targets of each of its English words, in the order of `pivot`, then of `dictionary`
+    (`(pivot line, source, target)`, each pair once). English words are matched normalised
+    (`normalize_word` with `flags`).
+    """
+    targets: Dict[str, List[str]] = {}
+    for _, english, target in dictionary:
+        targets.setdefault(normalize_word(english, *flags), []).append(target)
+    pairs: Dict[Tuple[str, str], int] = {}
+    for line, english, source in pivot:
+        for target in targets.get(normalize_word(english, *flags), ()):
+            pairs.setdefault((source, target), line)
+    return [(line, source, target) for (source, target), line in pairs.items()]
 
 
 @Translator.register("context_dictionary")
@@ -88,6 +108,13 @@ class ContextDictionaryTranslator(Translator):
     replace_numbers : `bool`, optional (default = `True`)
     replace_urls : `bool`, optional (default = `True`)
         Normalisation of the dictionary entries, as the reader's parameters of the same names.
+    pivot_dictionary : `str`, optional (default = `None`)
+        Translates a language that has no dictionary to the target through English: `dictionary`
+        is then English -> target (MUSE's `en-bn.txt`) and `pivot_dictionary` English -> the
+        source (`en-es.txt`), and a source word's candidates are the target translations of
+        its English translations, in dictionary order (`pivot_pairs`). `source_vectors` are
+        the source language's, in the same space as the target's. For the Spanish and Dutch
+        sources of a multi-source model (`XNER_PIVOT`).
     """
 
     def __init__(
@@ -103,11 +130,22 @@ class ContextDictionaryTranslator(Translator):
         lowercase: bool = True,
         replace_numbers: bool = True,
         replace_urls: bool = True,
+        pivot_dictionary: Optional[str] = None,
     ) -> None:
         _check_parameters(alpha, window)
         if max_vector_words is not None and max_vector_words < 1:
             raise ConfigurationError(f"max_vector_words must be at least 1, got {max_vector_words}")
         pairs = read_dictionary(dictionary, dictionary_encoding)
+        if pivot_dictionary is not None:
+            flags = (lowercase, replace_numbers, replace_urls)
+            pairs = pivot_pairs(read_dictionary(pivot_dictionary, dictionary_encoding), pairs, flags)
+            if not pairs:
+                raise InputFormatError(
+                    pivot_dictionary,
+                    None,
+                    f"no English word of it is in {dictionary}: expected both to be English -> "
+                    "X dictionaries (MUSE's en-XX.txt)",
+                )
         source = load_merged(as_list(source_vectors), encoding=vectors_encoding, max_words=max_vector_words)
         target = load_merged(as_list(target_vectors), encoding=vectors_encoding, max_words=max_vector_words)
         self._setup(
