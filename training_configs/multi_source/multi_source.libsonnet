@@ -1,8 +1,8 @@
 // Multi-source transfer, the paper's "+" setting (CTNER+): the tagger trains on several
 // labelled source languages at once (English, Spanish, Dutch CoNLL), English reverse-translated
 // into the target as in base.libsonnet, the other sources as they are (no dictionary between
-// them and the target), or with XNER_PIVOT=true translated too, through English. Still zero-shot: the target's labels are never read; its dev set
-// selects the model.
+// them and the target), or with XNER_PIVOT=true translated too, through English. Still
+// zero-shot: the target's labels are never read; its dev set selects the model.
 //
 // XNER_SOURCES: the sources, comma-separated (default: the config's); each source's aligned
 // vectors come from XNER_VECTORS_<LANG> (English: XNER_SOURCE_VECTORS), all in the one space of
