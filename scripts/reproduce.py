@@ -128,19 +128,26 @@ def main():
         "--compose",
         nargs="?",
         const="dev",
-        choices=["dev", "model"],
+        choices=["dev", "encoder", "model"],
         help="static variants: vectors composed from their form for target words without one; "
         "dev (the default of a bare --compose): for the dev words, written into the .vec as "
-        "VARIANT=composed does for full; model: inside the model (xner-align "
+        "VARIANT=composed does for full; encoder: as dev, and the --encoder's bare-word vectors "
+        "(xner-align --compose-encoder) verify the romanized matches and place the words "
+        "before the n-grams; model: inside the model (xner-align "
         "--composition-model, XNER_COMPOSITION), for any word, at predict time too",
     )
     args = parser.parse_args()
     if args.compose and (args.backend != "static" or args.variant in ("composed", "supervised")):
-        raise SystemExit("--compose (COMPOSE=dev|model) is for static zero-shot variants other than composed")
+        raise SystemExit(
+            "--compose (COMPOSE=dev|encoder|model) is for static zero-shot variants other than composed"
+        )
     # What a run adds to its variant: (part of the run's name, part of the row's variant).
-    modifiers = {None: [], "dev": [("composed", "composed")], "model": [("composition", "composition")]}[
-        args.compose
-    ]
+    modifiers = {
+        None: [],
+        "dev": [("composed", "composed")],
+        "encoder": [("composed_encoder", "composed_encoder")],
+        "model": [("composition", "composition")],
+    }[args.compose]
     # XNER_WORD_DROPOUT changes the model: its runs are kept apart and named in the row.
     word_dropout = os.environ.get("XNER_WORD_DROPOUT")
     if word_dropout and float(word_dropout) > 0:
@@ -194,20 +201,23 @@ def main():
         target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
         with open(os.path.join(vector_dir, "alignment.json")) as handle:
             composition = json.load(handle)["settings"]["composition_model"]
-    elif args.variant == "composed" or args.compose == "dev":
+    elif args.variant == "composed" or args.compose in ("dev", "encoder"):
         # The projected table plus vectors composed from their form for the dev words without
         # one (xner-align --compose-words: words only, never the tags).
-        vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed")
+        with_encoder = args.compose == "encoder"
+        vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed" + ("-encoder" if with_encoder else ""))
         # A Snowball stem match where there is a stemmer, the English vector of the romanization
-        # for a script with romanization rules (bn), then n-grams.
+        # for a script with romanization rules (bn), then the encoder's or the n-grams' vector.
         entry = LANGUAGES[target]
         methods = ",".join(
             (["stem"] if entry["snowball"] else [])
             + (["romanized"] if entry.get("romanized_match") else [])
+            + (["encoder"] if with_encoder else [])
             + ["subword"]
         )
+        extra = ["--compose-encoder", args.encoder] if with_encoder else []
         project(target, vector_dir, "--compose-words", dev, "--compose-encoding", dev_encoding,
-                "--compose", methods)  # fmt: skip
+                "--compose", methods, *extra)  # fmt: skip
         target_vectors = os.path.join(vector_dir, f"vectors-{target}.vec")
         with open(os.path.join(vector_dir, "alignment.json")) as handle:
             composition = json.load(handle)["settings"]["composition"]

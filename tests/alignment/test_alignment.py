@@ -599,7 +599,7 @@ class TestXnerAlign(AllenNlpTestCase):
         line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
                                "--output-dir", self.TEST_DIR / "o4", "--compose-words", conll,
                                "--compose", "lemma"], capsys)  # fmt: skip
-        assert "'stem', 'romanized', 'subword'" in line
+        assert "'stem', 'romanized', 'encoder', 'subword'" in line
         line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
                                "--output-dir", self.TEST_DIR / "o5", "--compose-words",
                                self.TEST_DIR / "missing.txt"], capsys)  # fmt: skip

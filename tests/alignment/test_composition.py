@@ -72,7 +72,7 @@ def test_compose_missing_takes_the_first_method_that_places_a_word():
     assert counts == {"stem": 1, "subword": 1}
     np.testing.assert_allclose(rows[0], matrix[words.index("landtag")])  # same stem "landtag"
     assert rows.shape == (2, matrix.shape[1]) and np.isfinite(rows).all()
-    with pytest.raises(ConfigurationError, match="'stem', 'romanized', 'subword'"):
+    with pytest.raises(ConfigurationError, match="'stem', 'romanized', 'encoder', 'subword'"):
         compose_missing(["x"], words, matrix, ["lemma"], "de")
 
 
@@ -102,5 +102,5 @@ def test_compose_missing_romanized_needs_its_matcher():
     words, matrix = _table()
     with pytest.raises(ConfigurationError, match="'romanized' composition needs the English table"):
         compose_missing(["ঢাকা"], words, matrix, ["romanized"], "bn")
-    with pytest.raises(ConfigurationError, match="'stem', 'romanized', 'subword'"):
+    with pytest.raises(ConfigurationError, match="'stem', 'romanized', 'encoder', 'subword'"):
         compose_missing(["ঢাকা"], words, matrix, ["lemma"], "bn")

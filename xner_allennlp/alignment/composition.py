@@ -10,18 +10,21 @@ ways to place such a word in the same space:
   "bundesregier";
 - `SubwordComposer`: fastText-style hashed character n-grams (3-6, with word boundaries) whose
   mean is fitted by ridge regression to the table's vectors, so any word gets a vector from its
-  pieces (e.g. "morddrohung" lands next to "drohung", "bedrohung").
+  pieces (e.g. "morddrohung" lands next to "drohung", "bedrohung");
+- `EncoderComposer`: a multilingual encoder's vector of the bare word
+  (`alignment.word_encoder`), mapped linearly into the table's space.
 """
 
 import logging
 import re
 import zlib
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 from scipy import sparse
 
+from xner_allennlp.alignment.word_encoder import BareWordEncoder
 from xner_allennlp.common.languages import LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -242,6 +245,10 @@ class RomanizedMatcher:
     wins. A word already in Latin script is left to the merged table, which has the English
     vectors of identical words.
 
+    Common words match by chance too ("করা", "to do", romanizes to English "kara"). With an
+    `encoder`, `match` keeps a match only where the encoder finds the two words similar: a
+    multilingual encoder has seen "ঢাকা" next to "Dhaka", not "করা" next to "kara".
+
     # Parameters
 
     words : `Sequence[str]`
@@ -253,6 +260,12 @@ class RomanizedMatcher:
     drop_final : `Sequence[str]`, optional (default = `()`)
     suffixes : `Sequence[str]`, optional (default = `()`)
         Per language in the language table (`romanized_match`).
+    encoder : `BareWordEncoder`, optional (default = `None`)
+        Verifies matches (`BareWordEncoder.paired_similarity`).
+    min_similarity : `float`, optional (default = `0.2`)
+        The similarity a match needs. Bare-word pairs drawn at random have a mean of about
+        -0.06 and a standard deviation of about 0.12 with multilingual-e5-small: 0.2 is two
+        standard deviations above chance.
     """
 
     def __init__(
@@ -262,12 +275,19 @@ class RomanizedMatcher:
         romanize: Callable[[str], str],
         drop_final: Sequence[str] = (),
         suffixes: Sequence[str] = (),
+        encoder: Optional[BareWordEncoder] = None,
+        min_similarity: float = 0.2,
     ) -> None:
+        if not -1.0 <= min_similarity <= 1.0:
+            raise ConfigurationError(f"min_similarity is a cosine, between -1 and 1; got {min_similarity}")
         self._index = {w: i for i, w in enumerate(words)}
         self._matrix = matrix
         self._romanize = romanize
         self._drop_final = tuple(drop_final)
         self._suffixes = sorted(suffixes, key=len, reverse=True)
+        self._encoder = encoder
+        self.min_similarity = min_similarity
+        self.rejected = 0
 
     def _with_and_without_final(self, form: str) -> List[str]:
         if self._drop_final and form.endswith(self._drop_final):
@@ -284,17 +304,68 @@ class RomanizedMatcher:
                     forms.extend(self._with_and_without_final(form[: -len(suffix)]))
         return [f for f in dict.fromkeys(forms) if len(f) >= 3]
 
-    def __call__(self, word: str) -> Optional[np.ndarray]:
+    def english_word(self, word: str) -> Optional[str]:
+        """The English table word `word` matches, unverified; None for none."""
         if word.isascii():
             return None
-        for candidate in self.candidates(word):
-            row = self._index.get(candidate)
-            if row is not None:
-                return self._matrix[row]
-        return None
+        return next((c for c in self.candidates(word) if c in self._index), None)
+
+    def __call__(self, word: str) -> Optional[np.ndarray]:
+        """The unverified match's vector (`match` verifies with the encoder)."""
+        english = self.english_word(word)
+        return None if english is None else self._matrix[self._index[english]]
+
+    def match(self, words: Sequence[str]) -> Dict[str, np.ndarray]:
+        """The vectors of those `words` that match, verified by the encoder when there is one;
+        `rejected` counts the matches the encoder turned down."""
+        found = {w: e for w in words for e in [self.english_word(w)] if e is not None}
+        if self._encoder is not None and found:
+            similarity = self._encoder.paired_similarity(list(found), list(found.values()))
+            kept = {w: e for (w, e), s in zip(found.items(), similarity) if s >= self.min_similarity}
+            self.rejected = len(found) - len(kept)
+            found = kept
+        return {w: self._matrix[self._index[e]] for w, e in found.items()}
 
 
-METHODS = ("stem", "romanized", "subword")
+class EncoderComposer:
+    """
+    A word's vector as a linear map of its bare-word encoder vector, fitted by ridge regression
+    to the table's words (held-out en-bn dictionary words, multilingual-e5-small: cosine 0.42
+    to their projected vectors, against 0.36 for the n-grams of `SubwordComposer`).
+
+    # Parameters
+
+    encoder : `BareWordEncoder`
+    l2 : `float`, optional (default = `10.0`)
+        Ridge penalty.
+    max_fit_words : `int`, optional (default = `30000`)
+        Fit on the table's first words only: encoding costs about 4 ms a word on two CPU cores.
+    """
+
+    def __init__(self, encoder: BareWordEncoder, l2: float = 10.0, max_fit_words: int = 30000) -> None:
+        if l2 <= 0 or max_fit_words < 1:
+            raise ConfigurationError(f"l2 must be > 0 and max_fit_words >= 1, got {l2} and {max_fit_words}")
+        self.encoder, self.l2, self.max_fit_words = encoder, l2, max_fit_words
+        self.weights: Optional[np.ndarray] = None
+
+    def fit(self, words: Sequence[str], matrix: np.ndarray) -> "EncoderComposer":
+        """Minimises |(X - mean) W + b - matrix|^2 + l2 |W|^2 over W and b."""
+        features = self.encoder(list(words[: self.max_fit_words])).astype(np.float64)
+        target = np.asarray(matrix[: len(features)], np.float64)
+        self._feature_mean, self._target_mean = features.mean(axis=0), target.mean(axis=0)
+        centred = features - self._feature_mean
+        gram = centred.T @ centred + self.l2 * np.eye(centred.shape[1])
+        self.weights = np.linalg.solve(gram, centred.T @ (target - self._target_mean))
+        return self
+
+    def __call__(self, words: Sequence[str]) -> np.ndarray:
+        if self.weights is None:
+            raise RuntimeError("EncoderComposer.fit must be called first")
+        features = self.encoder(list(words)).astype(np.float64)
+        return ((features - self._feature_mean) @ self.weights + self._target_mean).astype(np.float32)
+
+
+METHODS = ("stem", "romanized", "encoder", "subword")
 
 
 def compose_missing(
@@ -305,12 +376,14 @@ def compose_missing(
     language: str,
     composer: Optional[SubwordComposer] = None,
     romanized: Optional[RomanizedMatcher] = None,
+    encoder: Optional[EncoderComposer] = None,
 ) -> Tuple[List[str], np.ndarray, Dict[str, int]]:
     """
     Vectors for the `words` that are not in `table_words`, by the first of `methods` ("stem",
-    "romanized", "subword") that gives one. Returns the new words (first-seen order), their rows
-    and how many each method placed; a word no method places is left out. "romanized" needs
-    `romanized`, a matcher over the English table.
+    "romanized", "encoder", "subword") that gives one. Returns the new words (first-seen order),
+    their rows and how many each method placed; a word no method places is left out.
+    "romanized" needs `romanized`, a matcher over the English table; "encoder" needs `encoder`
+    (fitted here on the table when it is not yet).
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -319,6 +392,8 @@ def compose_missing(
         )
     if "romanized" in methods and romanized is None:
         raise ConfigurationError("the 'romanized' composition needs the English table (a RomanizedMatcher)")
+    if "encoder" in methods and encoder is None:
+        raise ConfigurationError("the 'encoder' composition needs an encoder (xner-align --compose-encoder DIR)")
     known = set(table_words)
     missing = list(dict.fromkeys(w for w in words if w and w not in known))
     counts = {method: 0 for method in methods}
@@ -327,32 +402,29 @@ def compose_missing(
     for method in methods:
         if not left:
             break
-        if method in ("stem", "romanized"):
-            match = StemMatcher(language, table_words, matrix) if method == "stem" else romanized
-            assert match is not None
-            still = []
-            for word in left:
-                vector = match(word)
-                if vector is None:
-                    still.append(word)
-                else:
-                    vectors[word] = vector
-            counts[method] = len(left) - len(still)
-            left = still
+        if method == "stem":
+            match = StemMatcher(language, table_words, matrix)
+            found = {w: v for w in left for v in [match(w)] if v is not None}
+        elif method == "romanized":
+            assert romanized is not None
+            found = romanized.match(left)
         else:
-            fitted = composer or SubwordComposer()
-            if fitted.table is None:
-                fitted.fit(table_words, matrix)
-            still = []
-            for word, vector in zip(left, fitted(left)):
-                # No n-gram of the word occurs in the table: nothing to compose it from, so it
-                # stays without a vector (random, as any word outside the table) rather than zero.
-                if np.linalg.norm(vector) > 1e-6:
-                    vectors[word] = vector
-                else:
-                    still.append(word)
-            counts["subword"] = len(left) - len(still)
-            left = still
+            fitted: Union[SubwordComposer, EncoderComposer]
+            if method == "encoder":
+                assert encoder is not None
+                fitted = encoder
+                if encoder.weights is None:
+                    encoder.fit(table_words, matrix)
+            else:
+                fitted = composer or SubwordComposer()
+                if fitted.table is None:
+                    fitted.fit(table_words, matrix)
+            # No n-gram of the word occurs in the table: nothing to compose it from, so it
+            # stays without a vector (random, as any word outside the table) rather than zero.
+            found = {w: v for w, v in zip(left, fitted(left)) if np.linalg.norm(v) > 1e-6}
+        vectors.update(found)
+        counts[method] = len(found)
+        left = [w for w in left if w not in found]
     placed = [w for w in missing if w in vectors]
     rows = (
         np.stack([vectors[w] for w in placed]).astype(np.float32)

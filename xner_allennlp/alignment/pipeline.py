@@ -15,7 +15,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from allennlp.common.checks import ConfigurationError
 
-from xner_allennlp.alignment.composition import RomanizedMatcher, SubwordComposer, compose_missing
+from xner_allennlp.alignment.composition import (
+    EncoderComposer,
+    RomanizedMatcher,
+    SubwordComposer,
+    compose_missing,
+)
+from xner_allennlp.alignment.word_encoder import BareWordEncoder
 from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
     infer_languages,
@@ -38,6 +44,7 @@ from xner_allennlp.common.languages import LANGUAGES
 from xner_allennlp.common.normalization import TAG_PATTERN, normalize_word
 from xner_allennlp.common.vector_math import check_same_dimension, unit_rows
 from xner_allennlp.common.word_vectors import WordVectors, load_word_vectors
+from xner_allennlp.pretrained.resolve import resolve_encoder
 from xner_allennlp.romanization import UromanRomanizer
 
 logger = logging.getLogger(__name__)
@@ -227,11 +234,15 @@ def _compose(
     language: str,
     composer: Optional[SubwordComposer] = None,
     source: Optional[WordVectors] = None,
+    encoder_name: Optional[str] = None,
+    romanized_min_similarity: float = 0.2,
 ) -> Tuple[WordVectors, Dict[str, Any]]:
     words = [w for path in files for w in _words_of(path, encoding)]
     types = set(words)
     index = table.index
     missing_types = {w for w in types if w not in index}
+    # One encoder for both uses: loading it takes seconds, encoding the table minutes.
+    word_encoder = BareWordEncoder(encoder_name) if encoder_name else None
     romanized = None
     if "romanized" in methods and source is not None:
         match = (LANGUAGES.get(language) or {}).get("romanized_match") or {}
@@ -241,9 +252,12 @@ def _compose(
             UromanRomanizer().romanize,
             drop_final=match.get("drop_final", ()),
             suffixes=match.get("suffixes", ()),
+            encoder=word_encoder,
+            min_similarity=romanized_min_similarity,
         )
+    encoder = EncoderComposer(word_encoder) if word_encoder is not None and "encoder" in methods else None
     new, rows, counts = compose_missing(
-        words, table.words, table.matrix, methods, language, composer, romanized
+        words, table.words, table.matrix, methods, language, composer, romanized, encoder
     )
     rows = unit_rows(rows)
     composed = WordVectors(
@@ -259,6 +273,11 @@ def _compose(
         "placed": counts,
         "types_without_vector_after": len(missing_types) - len(new),
     }
+    if word_encoder is not None:
+        summary["encoder"] = word_encoder.model_name
+        if romanized is not None:
+            summary["romanized_min_similarity"] = romanized.min_similarity
+            summary["romanized_rejected"] = romanized.rejected
     logger.info(
         "composition: %d of %d word types (%.1f%%) had no projected vector; placed %s",
         len(missing_types),
@@ -292,6 +311,8 @@ def build_aligned_vectors(
     compose_methods: Sequence[str] = ("stem", "subword"),
     compose_encoding: str = "utf-8",
     composition_model: bool = False,
+    compose_encoder: Optional[str] = None,
+    romanized_min_similarity: float = 0.2,
 ) -> AlignmentReport:
     """
     Builds `output_dir/vectors-<source_lang>.vec` and `output_dir/vectors-<target_lang>.vec`
@@ -300,6 +321,9 @@ def build_aligned_vectors(
     `compose_words` (projection only): CoNLL or one-sentence-per-line text files of the target
     language; each of their (normalised) words without a projected vector gets one from its
     form (`alignment.composition`: `compose_methods` in order), written into the target .vec.
+
+    `compose_encoder`: a transformers encoder directory for the `encoder` composition method,
+    which also verifies the `romanized` matches (`romanized_min_similarity`).
 
     `composition_model` (projection only): also writes `composition-<target_lang>.npz`, the
     subword composer fitted on the projected target table, for the `aligned_vectors`
@@ -321,6 +345,12 @@ def build_aligned_vectors(
         raise ConfigurationError("--composition-model applies to --method projection only")
     for path in compose_words:
         require_file(path, "--compose-words file")
+    if "encoder" in compose_methods and not compose_encoder:
+        raise ConfigurationError("--compose encoder needs --compose-encoder DIR (a transformers encoder)")
+    if compose_encoder:
+        if not compose_words:
+            raise ConfigurationError("--compose-encoder applies with --compose-words only")
+        resolve_encoder(compose_encoder)
     for option, value, minimum in (
         ("--refinement-rounds", refinement_rounds, 0),
         ("--refine-max-rank", refine_max_rank, 0),
@@ -451,6 +481,8 @@ def build_aligned_vectors(
                 target_lang,
                 composer,
                 source_out,
+                compose_encoder,
+                romanized_min_similarity,
             )
             seconds["compose"] = time.perf_counter() - tick
 

@@ -109,8 +109,23 @@ class XnerAlign(Subcommand):
             default="stem,subword",
             help="composition methods in order, comma-separated: stem (Snowball stem match), "
             "romanized (the English vector of the word's uroman romanization, for other scripts: "
-            "transliterated names), subword (hashed character n-grams fitted on the table); "
-            "default stem,subword",
+            "transliterated names), encoder (the --compose-encoder's vector of the bare word, "
+            "mapped linearly into the table), subword (hashed character n-grams fitted on the "
+            "table); default stem,subword",
+        )
+        subparser.add_argument(
+            "--compose-encoder",
+            metavar="DIR",
+            help="a transformers encoder directory (as `allennlp xner-encoder` writes) for the "
+            "encoder composition; with romanized, a romanized match is kept only if the encoder "
+            "finds the two words similar (--romanized-min-similarity)",
+        )
+        subparser.add_argument(
+            "--romanized-min-similarity",
+            type=float,
+            default=0.2,
+            help="cosine of the bare-word encoder vectors a romanized match needs (default 0.2, "
+            "two standard deviations above random pairs)",
         )
         subparser.add_argument("--compose-encoding", default="utf-8", help="of the --compose-words files")
         subparser.add_argument(
@@ -149,5 +164,7 @@ def align_from_args(args: argparse.Namespace) -> None:
         compose_methods=[m.strip() for m in args.compose.split(",") if m.strip()],
         compose_encoding=args.compose_encoding,
         composition_model=args.composition_model,
+        compose_encoder=args.compose_encoder,
+        romanized_min_similarity=args.romanized_min_similarity,
     )
     print(report.format())
