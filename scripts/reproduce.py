@@ -205,7 +205,9 @@ def main():
         # The projected table plus vectors composed from their form for the dev words without
         # one (xner-align --compose-words: words only, never the tags).
         with_encoder = args.compose == "encoder"
-        vector_dir = os.path.join(args.runs, "vectors", f"en-{target}-composed" + ("-encoder" if with_encoder else ""))
+        vector_dir = os.path.join(
+            args.runs, "vectors", f"en-{target}-composed" + ("-encoder" if with_encoder else "")
+        )
         # A Snowball stem match where there is a stemmer, the English vector of the romanization
         # for a script with romanization rules (bn), then the encoder's or the n-grams' vector.
         entry = LANGUAGES[target]

@@ -610,3 +610,60 @@ class TestXnerAlign(AllenNlpTestCase):
                                "--composition-model"], capsys)  # fmt: skip
         assert "--composition-model applies to --method projection only" in line
         assert not (self.TEST_DIR / "o4").exists() and not (self.TEST_DIR / "o5").exists()
+
+    def test_projection_composes_with_an_encoder(self, capsys):
+        from xner_allennlp.romanization import UromanRomanizer
+
+        encoder = str(FIXTURES / "encoder" / "tiny-bert")
+        # 60 Bengali "names" whose romanizations are English table words, enough matches for the
+        # encoder's check, and one word that matches nothing.
+        consonants, vowels = "কগচজটডতদনপবমলসহ", ["া", "ি", "ু", "ে", "ো"]
+        names = [a + v + b for a in consonants[:6] for v in vowels[:2] for b in consonants[6:11]]
+        romanize = UromanRomanizer().romanize
+        english = [romanize(n).lower() for n in names]
+        assert len(set(english)) == 60 and all(len(e) >= 3 for e in english)
+        rows = np.random.default_rng(0).normal(size=(64, 3))
+        table = ["house", "government", "city", "hall"] + english
+        glove = self.text("glove.txt", "".join(f"{w} {' '.join(map(str, r))}\n" for w, r in zip(table, rows)))
+        dictionary = self.text("en-bn.txt", "house বাড়ি\ngovernment সরকার\ncity শহর\nhall হল\n")
+        bengali = self.text("bn.conll", "".join(f"{n}\tB-PER\n" for n in names) + "সরকারের\tO\nবাড়ি\tO\n")
+        arguments = ["--method", "projection", "--source", glove, "--dictionary", dictionary,
+                     "--compose-words", bengali, "--compose-encoder", encoder]  # fmt: skip
+        # A threshold no pair reaches: every romanized match is turned down and the encoder
+        # places the words, as vectors in the table's space (unit rows, like projected rows).
+        self.cli([*arguments, "--output-dir", self.out, "--compose", "romanized,encoder,subword",
+                  "--romanized-min-similarity", "1"])  # fmt: skip
+        out = capsys.readouterr().out
+        assert "0 by romanized, 61 by encoder, 0 by subword; 0 left" in out
+        assert "the encoder turned down 60 romanized matches (similarity below 1.0)" in out
+        word_vectors.clear_memory()
+        bn = load_word_vectors(str(self.out / "vectors-bn.vec"))
+        assert bn.words[4:] == names + ["সরকারের"] and bn.dim == 3
+        np.testing.assert_allclose(np.linalg.norm(bn.matrix, axis=1), 1, atol=1e-5)
+        composition = json.loads((self.out / "alignment.json").read_text())["settings"]["composition"]
+        assert composition["encoder"] == encoder and composition["romanized_rejected"] == 60
+        assert composition["romanized_min_similarity"] == 1.0
+        # Any match passes at -1: each name gets its English word's vector.
+        self.cli([*arguments, "--output-dir", self.TEST_DIR / "o2", "--compose", "romanized,encoder",
+                  "--romanized-min-similarity", "-1"])  # fmt: skip
+        assert "60 by romanized, 1 by encoder" in capsys.readouterr().out
+        word_vectors.clear_memory()
+        placed = load_word_vectors(str(self.TEST_DIR / "o2" / "vectors-bn.vec"))
+        np.testing.assert_allclose(
+            dict(zip(placed.words, placed.matrix))[names[7]],
+            rows[4 + 7] / np.linalg.norm(rows[4 + 7]),
+            atol=1e-5,
+        )
+
+        line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
+                               "--output-dir", self.TEST_DIR / "o3", "--compose-words", bengali,
+                               "--compose", "encoder"], capsys)  # fmt: skip
+        assert "--compose encoder needs --compose-encoder DIR" in line
+        line = self.cli_error([*arguments[:-1], self.TEST_DIR / "no-encoder", "--output-dir",
+                               self.TEST_DIR / "o4", "--compose", "encoder"], capsys)  # fmt: skip
+        assert "no-encoder does not exist" in line
+        line = self.cli_error(["--method", "projection", "--source", glove, "--dictionary", dictionary,
+                               "--output-dir", self.TEST_DIR / "o5", "--compose-encoder", encoder],
+                              capsys)  # fmt: skip
+        assert "--compose-encoder applies with --compose-words only" in line
+        assert not any((self.TEST_DIR / o).exists() for o in ("o3", "o4", "o5"))

@@ -1,8 +1,11 @@
+import logging
+
 import numpy as np
 import pytest
 from allennlp.common.checks import ConfigurationError
 
 from xner_allennlp.alignment.composition import (
+    EncoderComposer,
     RomanizedMatcher,
     StemMatcher,
     SubwordComposer,
@@ -104,3 +107,93 @@ def test_compose_missing_romanized_needs_its_matcher():
         compose_missing(["ঢাকা"], words, matrix, ["romanized"], "bn")
     with pytest.raises(ConfigurationError, match="'stem', 'romanized', 'encoder', 'subword'"):
         compose_missing(["ঢাকা"], words, matrix, ["lemma"], "bn")
+
+
+class _FakeEncoder:
+    """Stands for `BareWordEncoder`: a fixed random 6-d vector per word, and given pair
+    similarities."""
+
+    dim = 6
+
+    def __init__(self, similarities=None):
+        self.similarities = similarities or {}
+        self.calls = 0
+
+    def __call__(self, words):
+        self.calls += 1
+        rows = [np.random.default_rng(sum(map(ord, w)) * 7919 + len(w)).normal(size=self.dim) for w in words]
+        return np.asarray(rows, np.float32).reshape(len(words), self.dim)
+
+    def paired_similarity(self, first, second):
+        return np.asarray([self.similarities[(a, b)] for a, b in zip(first, second)], np.float32)
+
+
+def test_encoder_composition_maps_encoder_vectors_into_the_table():
+    encoder = _FakeEncoder()
+    words = [f"wort{i}" for i in range(40)]
+    # The table is a linear function of the encoder's vectors (plus an offset): the fit recovers it.
+    mapping = np.random.default_rng(1).normal(size=(6, 3))
+    matrix = encoder(words) @ mapping + 0.5
+    composer = EncoderComposer(encoder, l2=1e-6).fit(words, matrix)
+    np.testing.assert_allclose(composer(words[:5]), matrix[:5], atol=1e-3)
+    unseen = composer(["neuwort", "neuwort"])
+    np.testing.assert_allclose(unseen[0], encoder(["neuwort"])[0] @ mapping + 0.5, atol=1e-3)
+    np.testing.assert_array_equal(unseen[0], unseen[1])
+    # max_fit_words: only the table's first words are encoded for the fit.
+    encoder.calls = 0
+    EncoderComposer(encoder, max_fit_words=10).fit(words, matrix)
+    assert encoder.calls == 1
+    with pytest.raises(RuntimeError, match="fit must be called first"):
+        EncoderComposer(encoder)(["x"])
+    with pytest.raises(ConfigurationError, match="l2 must be > 0"):
+        EncoderComposer(encoder, l2=0)
+
+
+def test_compose_missing_with_the_encoder():
+    words, matrix = _table()
+    with pytest.raises(ConfigurationError, match="'encoder' composition needs an encoder"):
+        compose_missing(["neuwort"], words, matrix, ["encoder"], "de")
+    placed, rows, counts = compose_missing(
+        ["neuwort", words[0], "anderes"], words, matrix, ["encoder", "subword"], "de",
+        encoder=EncoderComposer(_FakeEncoder()),
+    )  # fmt: skip
+    assert placed == ["neuwort", "anderes"] and counts == {"encoder": 2, "subword": 0}
+    assert rows.shape == (2, 8)
+
+
+def test_the_encoder_turns_down_chance_romanized_matches(caplog):
+    words = ["dhaka", "kara", "house"]
+    matrix = np.eye(3, dtype=np.float32)
+    romanized = {"ঢাকা": "ddhaakaa", "করা": "karaa", "বাড়ি": "baarri"}
+    similarities = {("ঢাকা", "dhaka"): 0.6, ("করা", "kara"): 0.05}
+    match = RomanizedMatcher(
+        words,
+        matrix,
+        romanized.__getitem__,
+        drop_final=["a"],
+        encoder=_FakeEncoder(similarities),
+        min_verified=2,
+    )
+    # Unverified, both spell an English word; verified, only the name stays.
+    np.testing.assert_array_equal(match("করা"), matrix[1])
+    found = match.match(["ঢাকা", "করা", "বাড়ি"])
+    assert list(found) == ["ঢাকা"] and match.rejected == 1
+    np.testing.assert_array_equal(found["ঢাকা"], matrix[0])
+    lenient = RomanizedMatcher(
+        words, matrix, romanized.__getitem__, drop_final=["a"], encoder=_FakeEncoder(similarities),
+        min_similarity=0.0, min_verified=2,
+    )  # fmt: skip
+    assert list(lenient.match(["ঢাকা", "করা"])) == ["ঢাকা", "করা"]
+    # Too few matches to centre the encoder's vectors on: kept unverified, with a warning.
+    few = RomanizedMatcher(words, matrix, romanized.__getitem__, drop_final=["a"], encoder=_FakeEncoder())
+    with caplog.at_level(logging.WARNING):
+        assert list(few.match(["ঢাকা", "করা"])) == ["ঢাকা", "করা"]
+    assert "2 romanized matches, fewer than 50: kept without the encoder's check" in caplog.text
+    # Without an encoder every match is kept.
+    assert list(RomanizedMatcher(words, matrix, romanized.__getitem__, drop_final=["a"]).match(["করা"])) == [
+        "করা"
+    ]
+    with pytest.raises(ConfigurationError, match="between -1 and 1"):
+        RomanizedMatcher(words, matrix, romanized.__getitem__, min_similarity=2.0)
+    with pytest.raises(ConfigurationError, match="min_verified must be at least 2"):
+        RomanizedMatcher(words, matrix, romanized.__getitem__, min_verified=1)

@@ -21,7 +21,6 @@ from xner_allennlp.alignment.composition import (
     SubwordComposer,
     compose_missing,
 )
-from xner_allennlp.alignment.word_encoder import BareWordEncoder
 from xner_allennlp.alignment.dictionary import (
     DictionaryMatch,
     infer_languages,
@@ -36,6 +35,7 @@ from xner_allennlp.alignment.procrustes import (
     parse_normalization,
 )
 from xner_allennlp.alignment.projection import project_dictionary
+from xner_allennlp.alignment.word_encoder import BareWordEncoder
 from xner_allennlp.common import word_vectors as _word_vectors
 from xner_allennlp.common.dictionary import check_direction
 from xner_allennlp.common.errors import InputFormatError, decode_line, require_file, split_fields
@@ -95,6 +95,11 @@ class AlignmentReport:
                 + ", ".join(f"{n} by {m}" for m, n in composition["placed"].items())
                 + f"; {composition['types_without_vector_after']} left without one"
             )
+            if composition.get("romanized_rejected"):
+                lines.append(
+                    f"  the encoder turned down {composition['romanized_rejected']} romanized matches "
+                    f"(similarity below {composition['romanized_min_similarity']})"
+                )
         model = self.settings.get("composition_model")
         if model:
             lines.append(

@@ -42,7 +42,8 @@ class BareWordEncoder:
 
         if batch_size < 1 or max_length < 3:
             raise ConfigurationError(
-                f"BareWordEncoder needs batch_size >= 1 and max_length >= 3, got {batch_size} and {max_length}"
+                "BareWordEncoder needs batch_size >= 1 and max_length >= 3, "
+                f"got {batch_size} and {max_length}"
             )
         source = resolve_encoder(model_name)
         self.model_name = model_name
@@ -50,7 +51,9 @@ class BareWordEncoder:
         self._model = AutoModel.from_pretrained(source).eval()
         layers = self._model.config.num_hidden_layers + 1
         if not -layers <= layer < layers:
-            raise ConfigurationError(f"layer {layer} does not exist: {model_name} has hidden states 0-{layers - 1}")
+            raise ConfigurationError(
+                f"layer {layer} does not exist: {model_name} has hidden states 0-{layers - 1}"
+            )
         self.layer = layer
         self.batch_size = batch_size
         self.max_length = max_length
@@ -79,7 +82,9 @@ class BareWordEncoder:
         bare-word vectors share a large common direction that makes any two words look alike.
         """
         if len(first) != len(second):
-            raise ValueError(f"paired_similarity needs lists of one length, got {len(first)} and {len(second)}")
+            raise ValueError(
+                f"paired_similarity needs lists of one length, got {len(first)} and {len(second)}"
+            )
         if not first:
             return np.zeros(0, np.float32)
         vectors = self(list(first) + list(second))
