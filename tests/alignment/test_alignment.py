@@ -666,4 +666,13 @@ class TestXnerAlign(AllenNlpTestCase):
                                "--output-dir", self.TEST_DIR / "o5", "--compose-encoder", encoder],
                               capsys)  # fmt: skip
         assert "--compose-encoder applies with --compose-words only" in line
-        assert not any((self.TEST_DIR / o).exists() for o in ("o3", "o4", "o5"))
+        line = self.cli_error([*arguments, "--output-dir", self.TEST_DIR / "o6", "--compose", "subword"],
+                              capsys)  # fmt: skip
+        assert "used by the encoder and romanized methods only; --compose is subword" in line
+        line = self.cli_error([*arguments[:-2], "--output-dir", self.TEST_DIR / "o7", "--compose",
+                               "romanized", "--romanized-min-similarity", "0.5"], capsys)  # fmt: skip
+        assert "--romanized-min-similarity applies with --compose romanized and --compose-encoder" in line
+        line = self.cli_error([*arguments, "--output-dir", self.TEST_DIR / "o8", "--compose", "romanized",
+                               "--romanized-min-similarity", "2"], capsys)  # fmt: skip
+        assert "min_similarity is a cosine, between -1 and 1; got 2.0" in line
+        assert not any((self.TEST_DIR / o).exists() for o in ("o3", "o4", "o5", "o6", "o7", "o8"))

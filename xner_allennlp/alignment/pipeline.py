@@ -317,7 +317,7 @@ def build_aligned_vectors(
     compose_encoding: str = "utf-8",
     composition_model: bool = False,
     compose_encoder: Optional[str] = None,
-    romanized_min_similarity: float = 0.2,
+    romanized_min_similarity: Optional[float] = None,
 ) -> AlignmentReport:
     """
     Builds `output_dir/vectors-<source_lang>.vec` and `output_dir/vectors-<target_lang>.vec`
@@ -328,7 +328,7 @@ def build_aligned_vectors(
     form (`alignment.composition`: `compose_methods` in order), written into the target .vec.
 
     `compose_encoder`: a transformers encoder directory for the `encoder` composition method,
-    which also verifies the `romanized` matches (`romanized_min_similarity`).
+    which also verifies the `romanized` matches (`romanized_min_similarity`, default 0.2).
 
     `composition_model` (projection only): also writes `composition-<target_lang>.npz`, the
     subword composer fitted on the projected target table, for the `aligned_vectors`
@@ -355,7 +355,16 @@ def build_aligned_vectors(
     if compose_encoder:
         if not compose_words:
             raise ConfigurationError("--compose-encoder applies with --compose-words only")
+        if not {"encoder", "romanized"} & set(compose_methods):
+            raise ConfigurationError(
+                "--compose-encoder is used by the encoder and romanized methods only; "
+                f"--compose is {','.join(compose_methods)}"
+            )
         resolve_encoder(compose_encoder)
+    if romanized_min_similarity is not None and not (compose_encoder and "romanized" in compose_methods):
+        raise ConfigurationError(
+            "--romanized-min-similarity applies with --compose romanized and --compose-encoder only"
+        )
     for option, value, minimum in (
         ("--refinement-rounds", refinement_rounds, 0),
         ("--refine-max-rank", refine_max_rank, 0),
@@ -487,7 +496,7 @@ def build_aligned_vectors(
                 composer,
                 source_out,
                 compose_encoder,
-                romanized_min_similarity,
+                0.2 if romanized_min_similarity is None else romanized_min_similarity,
             )
             seconds["compose"] = time.perf_counter() - tick
 

@@ -123,8 +123,8 @@ class XnerAlign(Subcommand):
         subparser.add_argument(
             "--romanized-min-similarity",
             type=float,
-            default=0.2,
-            help="cosine of the bare-word encoder vectors a romanized match needs (default 0.2; "
+            help="with --compose-encoder: the cosine of the bare-word encoder vectors a romanized "
+            "match needs (default 0.2; "
             "1%% of random pairs reach it)",
         )
         subparser.add_argument("--compose-encoding", default="utf-8", help="of the --compose-words files")
