@@ -152,6 +152,10 @@ def main():
     word_dropout = os.environ.get("XNER_WORD_DROPOUT")
     if word_dropout and float(word_dropout) > 0:
         modifiers.append((f"wd{word_dropout}", f"word_dropout{word_dropout}"))
+    # Another seed is another run: kept beside the default seed's (13), named in the row.
+    seed = os.environ.get("XNER_SEED")
+    if seed and seed != "13":
+        modifiers.append((f"seed{seed}", f"seed{seed}"))
     # XNER_PIVOT=true translates a multi-source model's other sources too (through English).
     if os.environ.get("XNER_PIVOT") == "true" and args.variant == "multi_source":
         modifiers.append(("pivot", "pivot"))
