@@ -245,9 +245,9 @@ class RomanizedMatcher:
     wins. A word already in Latin script is left to the merged table, which has the English
     vectors of identical words.
 
-    Common words match by chance too ("করা", "to do", romanizes to English "kara"). With an
+    Common words match by chance too ("করতে", "to do", romanizes to English "karate"). With an
     `encoder`, `match` keeps a match only where the encoder finds the two words similar: a
-    multilingual encoder has seen "ঢাকা" next to "Dhaka", not "করা" next to "kara".
+    multilingual encoder has seen "ঢাকা" next to "Dhaka", not "করতে" next to "karate".
 
     # Parameters
 

@@ -5,7 +5,7 @@ A multilingual encoder has read the target language, which the dictionary-projec
 not: a Bengali word outside the en-bn dictionary still gets a meaningful vector from it. The
 `encoder` composition (`alignment.composition.EncoderComposer`) maps these vectors into the
 table's space, and the romanized match uses them to tell a transliterated name ("ঢাকা" ->
-"dhaka") from a chance spelling ("করা", "to do" -> "kara").
+"dhaka") from a chance spelling ("করতে", "to do" -> "karate").
 """
 
 import logging
