@@ -65,14 +65,16 @@ class BareWordEncoder:
             for start in range(0, len(words), self.batch_size):
                 batch = list(words[start : start + self.batch_size])
                 inputs = self._tokenizer(
-                    batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                    batch,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                    return_special_tokens_mask=True,
                 )
+                special = inputs.pop("special_tokens_mask")
                 states = self._model(**inputs, output_hidden_states=True).hidden_states[self.layer]
-                mask = inputs["attention_mask"].clone()
-                # The first and the last real position are the special tokens.
-                mask[:, 0] = 0
-                mask[torch.arange(len(batch)), inputs["attention_mask"].sum(1) - 1] = 0
-                mask = mask.unsqueeze(-1).to(states.dtype)
+                mask = (inputs["attention_mask"] * (1 - special)).unsqueeze(-1).to(states.dtype)
                 rows.append(((states * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
         return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
 
