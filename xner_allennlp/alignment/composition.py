@@ -29,6 +29,9 @@ from xner_allennlp.common.languages import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
+# The bare-word similarity a romanized match needs by default (`RomanizedMatcher`).
+MIN_SIMILARITY = 0.2
+
 # NLTK's Snowball stemmers (nltk ships with allennlp; the stemmers need no downloaded data) of
 # languages the package's language table does not have: `--compose stem` works for them too.
 _OTHER_SNOWBALL_LANGUAGES = {
@@ -280,7 +283,7 @@ class RomanizedMatcher:
         drop_final: Sequence[str] = (),
         suffixes: Sequence[str] = (),
         encoder: Optional[BareWordEncoder] = None,
-        min_similarity: float = 0.2,
+        min_similarity: float = MIN_SIMILARITY,
         min_verified: int = 50,
     ) -> None:
         if not -1.0 <= min_similarity <= 1.0:

@@ -16,6 +16,7 @@ import numpy as np
 from allennlp.common.checks import ConfigurationError
 
 from xner_allennlp.alignment.composition import (
+    MIN_SIMILARITY,
     EncoderComposer,
     RomanizedMatcher,
     SubwordComposer,
@@ -240,7 +241,7 @@ def _compose(
     composer: Optional[SubwordComposer] = None,
     source: Optional[WordVectors] = None,
     encoder_name: Optional[str] = None,
-    romanized_min_similarity: float = 0.2,
+    romanized_min_similarity: Optional[float] = None,
 ) -> Tuple[WordVectors, Dict[str, Any]]:
     words = [w for path in files for w in _words_of(path, encoding)]
     types = set(words)
@@ -258,7 +259,7 @@ def _compose(
             drop_final=match.get("drop_final", ()),
             suffixes=match.get("suffixes", ()),
             encoder=word_encoder,
-            min_similarity=romanized_min_similarity,
+            min_similarity=MIN_SIMILARITY if romanized_min_similarity is None else romanized_min_similarity,
         )
     encoder = EncoderComposer(word_encoder) if word_encoder is not None and "encoder" in methods else None
     new, rows, counts = compose_missing(
@@ -328,7 +329,7 @@ def build_aligned_vectors(
     form (`alignment.composition`: `compose_methods` in order), written into the target .vec.
 
     `compose_encoder`: a transformers encoder directory for the `encoder` composition method,
-    which also verifies the `romanized` matches (`romanized_min_similarity`, default 0.2).
+    which also verifies the `romanized` matches (`romanized_min_similarity`, default `MIN_SIMILARITY`).
 
     `composition_model` (projection only): also writes `composition-<target_lang>.npz`, the
     subword composer fitted on the projected target table, for the `aligned_vectors`
@@ -496,7 +497,7 @@ def build_aligned_vectors(
                 composer,
                 source_out,
                 compose_encoder,
-                0.2 if romanized_min_similarity is None else romanized_min_similarity,
+                romanized_min_similarity,
             )
             seconds["compose"] = time.perf_counter() - tick
 

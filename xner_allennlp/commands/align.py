@@ -17,6 +17,7 @@ import logging
 import torch
 from allennlp.commands.subcommand import Subcommand
 
+from xner_allennlp.alignment.composition import MIN_SIMILARITY
 from xner_allennlp.alignment.pipeline import METHODS, build_aligned_vectors
 from xner_allennlp.alignment.procrustes import DIRECTIONS
 from xner_allennlp.commands.errors import add_command, count
@@ -124,7 +125,7 @@ class XnerAlign(Subcommand):
             "--romanized-min-similarity",
             type=float,
             help="with --compose-encoder: the cosine of the bare-word encoder vectors a romanized "
-            "match needs (default 0.2; "
+            f"match needs (default {MIN_SIMILARITY}; "
             "1%% of random pairs reach it)",
         )
         subparser.add_argument("--compose-encoding", default="utf-8", help="of the --compose-words files")
