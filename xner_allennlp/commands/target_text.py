@@ -15,6 +15,8 @@ from xner_allennlp.commands.errors import add_command, count
 from xner_allennlp.common.errors import require_file
 from xner_allennlp.common.languages import language_info
 from xner_allennlp.target_text.builder import (
+    DATA_ENV,
+    DEFAULT_DATA,
     TextFile,
     build_target_text,
     default_cache_dir,
@@ -78,7 +80,17 @@ class XnerTargetText(Subcommand):
 
 def _dev_files(args: argparse.Namespace):
     if args.dev is None:
-        return default_dev_files(args.language, args.data_dir)
+        found = default_dev_files(args.language, args.data_dir)
+        if not found:
+            # Unlabelled text that may hold dev sentences would make every later dev score
+            # transductive: never go on without the check unless asked to.
+            root = args.data_dir or os.environ.get(DATA_ENV) or DEFAULT_DATA
+            raise FileNotFoundError(
+                f"no dev or test file of {args.language} under the data root {root} (the language "
+                "table's dev/test paths): give --data-dir, --dev FILE, or --dev none to "
+                "de-duplicate against nothing"
+            )
+        return found
     if [d.lower() for d in args.dev] == ["none"]:
         return []
     entry = language_info(args.language)
@@ -91,14 +103,14 @@ def target_text(args: argparse.Namespace) -> dict:
         raise ConfigurationError(f"--min-tokens {args.min_tokens} is above --max-tokens {args.max_tokens}")
     cache_dir = args.cache_dir or default_cache_dir()
     output_file = args.output_file or os.path.join(cache_dir, args.language, "sentences.txt")
-    dev_files = _dev_files(args)
     if args.text_file:
         files = [
             TextFile(require_file(path, "--text-file"), lambda p=path: line_paragraphs(p), "your text (--text-file)")
             for path in args.text_file
         ]
         hint = ""
-    else:
+    dev_files = _dev_files(args)
+    if not args.text_file:
         files = source_files(args.language, cache_dir, default_sources(args.language), args.refresh)
         hint = "run with --refresh to fetch the sources again"
     manifest = build_target_text(
@@ -125,11 +137,6 @@ def target_text_from_args(args: argparse.Namespace) -> None:
     if manifest["dev_files"]:
         dev = ", ".join(f"{path} ({n} sentences)" for path, n in manifest["dev_files"].items())
         print(f"dropped {counts['in_dev']} sentences that are in the dev/test files: {dev}")
-    elif args.dev is None:
-        print(
-            f"no dev or test file of {args.language} found under the data root: nothing to "
-            "de-duplicate against (give --dev FILE)"
-        )
     else:
         print("no dev or test file given (--dev none): nothing de-duplicated against")
     print(

