@@ -86,7 +86,9 @@ def test_text_file_with_the_dev_file(tmp_path, monkeypatch, capsys):
 def test_no_dev_file_under_the_data_root_is_an_error(tmp_path, monkeypatch, capsys):
     text = tmp_path / "de.txt"
     text.write_text(GERMAN, encoding="utf-8")
-    line = one_line_error(monkeypatch, capsys, "--language", "de", "--text-file", text, "--data-dir", tmp_path)
+    line = one_line_error(
+        monkeypatch, capsys, "--language", "de", "--text-file", text, "--data-dir", tmp_path
+    )
     assert line.startswith(f"error: no dev or test file of de under the data root {tmp_path} ")
     output = tmp_path / "out.txt"
     run(monkeypatch, "--language", "de", "--text-file", text, "--dev", "none", "--output-file", output)

@@ -63,7 +63,9 @@ class TestDeduplication(AllenNlpTestCase):
         assert stats.no_letter == 1  # "1997 ."
 
     def test_without_the_dev_file_nothing_is_dropped_as_dev(self):
-        sentences, stats = build_sentences(line_paragraphs(str(self.text)), SentenceSplitter("de"), DevIndex())
+        sentences, stats = build_sentences(
+            line_paragraphs(str(self.text)), SentenceSplitter("de"), DevIndex()
+        )
         assert stats.in_dev == 0
         assert ["Siemens", "teilte", "am", "Dienstag", "mit", ","] == sentences[0][:6]
 
@@ -99,7 +101,9 @@ class TestDeduplication(AllenNlpTestCase):
     def test_long_sentences_are_counted_and_dropped(self):
         stats = BuildStats()
         long = " ".join(["Wort"] * 30) + "."
-        sentences, _ = build_sentences([long, "Ein kurzer Satz."], SentenceSplitter("de"), DevIndex(), max_tokens=20, stats=stats)
+        sentences, _ = build_sentences(
+            [long, "Ein kurzer Satz."], SentenceSplitter("de"), DevIndex(), max_tokens=20, stats=stats
+        )
         assert sentences == [["Ein", "kurzer", "Satz", "."]] and stats.too_long == 1
 
 
@@ -111,7 +115,9 @@ def test_bengali_sentences_end_at_the_danda():
 def test_default_dev_files_are_the_language_tables_that_exist(tmp_path):
     (tmp_path / "conll2003_de").mkdir()
     (tmp_path / "conll2003_de" / "deu.testa").write_text("x O\n", encoding="latin-1")
-    assert default_dev_files("de", str(tmp_path)) == [(str(tmp_path / "conll2003_de" / "deu.testa"), "latin-1")]
+    assert default_dev_files("de", str(tmp_path)) == [
+        (str(tmp_path / "conll2003_de" / "deu.testa"), "latin-1")
+    ]
     assert default_dev_files("bn", str(tmp_path)) == []
 
 
@@ -119,6 +125,8 @@ def test_empty_input_is_an_error_naming_the_file(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n", encoding="utf-8")
     files = [TextFile(str(empty), lambda: line_paragraphs(str(empty)), "test text")]
-    with pytest.raises(InputFormatError, match=rf"^{empty}: no text \(empty or blank\); expected German \(de\)"):
+    with pytest.raises(
+        InputFormatError, match=rf"^{empty}: no text \(empty or blank\); expected German \(de\)"
+    ):
         build_target_text("de", str(tmp_path / "out.txt"), files, [])
     assert not (tmp_path / "out.txt").exists()

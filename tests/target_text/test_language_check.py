@@ -24,14 +24,18 @@ def test_latin_text_is_rejected_as_bengali():
 
 
 def test_bengali_text_is_rejected_as_german_by_its_script():
-    with pytest.raises(InputFormatError, match=r"^de.txt: 15% of its letters are Latin script; expected German"):
+    with pytest.raises(
+        InputFormatError, match=r"^de.txt: 15% of its letters are Latin script; expected German"
+    ):
         check_language([BENGALI], "de", "de.txt")
 
 
 def test_english_is_rejected_as_german_by_its_function_words():
     words = len(ENGLISH.split())
     english = [ENGLISH] * (MIN_WORDS // words + 1)
-    with pytest.raises(InputFormatError, match=r"^en.txt: 0.0% of its \d+ words are common German function words"):
+    with pytest.raises(
+        InputFormatError, match=r"^en.txt: 0.0% of its \d+ words are common German function words"
+    ):
         check_language(english, "de", "en.txt")
     check_language([GERMAN] * (MIN_WORDS // words + 1), "de", "de.txt")
 

@@ -6,7 +6,9 @@ file of your own, with every sentence of the language's dev and test files left 
 """
 
 import argparse
+import functools
 import os
+from typing import List
 
 from allennlp.commands.subcommand import Subcommand
 from allennlp.common.checks import ConfigurationError
@@ -103,14 +105,17 @@ def target_text(args: argparse.Namespace) -> dict:
         raise ConfigurationError(f"--min-tokens {args.min_tokens} is above --max-tokens {args.max_tokens}")
     cache_dir = args.cache_dir or default_cache_dir()
     output_file = args.output_file or os.path.join(cache_dir, args.language, "sentences.txt")
-    if args.text_file:
-        files = [
-            TextFile(require_file(path, "--text-file"), lambda p=path: line_paragraphs(p), "your text (--text-file)")
-            for path in args.text_file
-        ]
-        hint = ""
+    files: List[TextFile] = [
+        TextFile(
+            require_file(path, "--text-file"),
+            functools.partial(line_paragraphs, path),
+            "your text (--text-file)",
+        )
+        for path in args.text_file or []
+    ]
     dev_files = _dev_files(args)
-    if not args.text_file:
+    hint = ""
+    if not files:
         files = source_files(args.language, cache_dir, default_sources(args.language), args.refresh)
         hint = "run with --refresh to fetch the sources again"
     manifest = build_target_text(
@@ -143,7 +148,11 @@ def target_text_from_args(args: argparse.Namespace) -> None:
         f"dropped {counts['duplicates']} repeated sentences, {counts['too_short']} under "
         f"{args.min_tokens} tokens, {counts['too_long']} over {args.max_tokens} tokens, "
         f"{counts['no_letter']} without a letter"
-        + (f"; {counts['sampled_out']} left out of the --max-sentences sample" if counts["sampled_out"] else "")
+        + (
+            f"; {counts['sampled_out']} left out of the --max-sentences sample"
+            if counts["sampled_out"]
+            else ""
+        )
     )
     print(
         f"wrote {counts['written']} sentences ({counts['tokens']} tokens) to {manifest['output']} "

@@ -253,9 +253,7 @@ def source_files(
         directory = os.path.join(cache_dir, language, "raw", source.name)
         stamp, paths = source.cached(directory, downloads, refresh)
         for path in paths:
-            files.append(
-                TextFile(path, functools.partial(source.paragraphs, path), source.describe(), stamp)
-            )
+            files.append(TextFile(path, functools.partial(source.paragraphs, path), source.describe(), stamp))
     return files
 
 
@@ -330,7 +328,12 @@ def build_target_text(
         "output": output_file,
         "sources": sources,
         "dev_files": dev.files,
-        "filters": {"min_tokens": min_tokens, "max_tokens": max_tokens, "max_sentences": max_sentences, "seed": seed},
+        "filters": {
+            "min_tokens": min_tokens,
+            "max_tokens": max_tokens,
+            "max_sentences": max_sentences,
+            "seed": seed,
+        },
         "counts": stats_dict(stats),
         "seconds": round(time.perf_counter() - started, 1),
     }

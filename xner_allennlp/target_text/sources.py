@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from allennlp.common import Params, Registrable
 from packaging.requirements import Requirement
@@ -158,7 +158,9 @@ class TextSource(Registrable):
     def paragraphs(self, path: str) -> Iterator[str]:
         raise NotImplementedError
 
-    def cached(self, directory: str, downloads: str, refresh: bool = False) -> Tuple[Dict[str, Any], List[str]]:
+    def cached(
+        self, directory: str, downloads: str, refresh: bool = False
+    ) -> Tuple[Dict[str, Any], List[str]]:
         """
         The stamp and the text files of this source in `directory`: fetched now when there is no
         complete fetch there (or `refresh`), else the files of the earlier fetch. A stamp naming
@@ -250,17 +252,23 @@ class DebianFortunes(TextSource):
             files = extract_fortune_files(data, directory, self.exclude)
         finally:
             shutil.rmtree(unpacked, ignore_errors=True)
-        return {"package": self.package, "version": version, "download": os.path.basename(deb), "files": files}
+        return {
+            "package": self.package,
+            "version": version,
+            "download": os.path.basename(deb),
+            "files": files,
+        }
 
     def paragraphs(self, path: str) -> Iterator[str]:
         return fortune_paragraphs(path)
 
 
-def extract_fortune_files(data: str, directory: str, exclude: Sequence[str] = ()) -> List[str]:
+def extract_fortune_files(data: str, directory: str, exclude: Iterable[str] = ()) -> List[str]:
     """Copies the fortune data files of `data` (regular files: not the `.u8` links, not the
     `.dat` indexes, not `exclude`) into `directory`; returns their names."""
     if not os.path.isdir(data):
         raise FetchError(f"the package has no directory {data}")
+    exclude = set(exclude)
     names = []
     for name in sorted(os.listdir(data)):
         path = os.path.join(data, name)
@@ -395,7 +403,9 @@ DEFAULT_SOURCES: Dict[str, List[Dict[str, Any]]] = {
 }
 
 
-def default_sources(language: str, table: Optional[Dict[str, List[Dict[str, Any]]]] = None) -> List[TextSource]:
+def default_sources(
+    language: str, table: Optional[Dict[str, List[Dict[str, Any]]]] = None
+) -> List[TextSource]:
     """The sources of `language` in `DEFAULT_SOURCES` (or `table`); a `ValueError` otherwise."""
     table = DEFAULT_SOURCES if table is None else table
     if language not in table:
