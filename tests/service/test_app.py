@@ -10,33 +10,15 @@ import time
 import unicodedata
 
 import pytest
-from allennlp.predictors import Predictor
 
 from tests.predictors.test_predictor import SENTENCES, check_offsets, stub_tags
 from tests.service.server import post_json, request, running
-from tests.xner_model_fixture import trained_archive
 from xner_allennlp.service.app import BATCHER, make_app
 
 # Outside the BMP: one code point, two UTF-16 units (the page's concern, the API's offsets too).
 NON_BMP = "😀 𐐀na Torres visitó Bogotá."
 # U+09DF (য়) is decomposed by NFC: the offsets are those of the NFC text.
 BENGALI_NFC_CHANGES = "কুমিল্লা ও বগুড়ায় বন্যা হয়েছে।".replace("\u09af\u09bc", "\u09df")
-
-
-@pytest.fixture(scope="module")
-def predictor():
-    return Predictor.from_path(str(trained_archive()))
-
-
-@pytest.fixture
-def stubbed(predictor, monkeypatch):
-    """The predictor with the model replaced by `stub_tags`, so that there are entities."""
-
-    def predict_batch_instance(instances):
-        return [{"tags": stub_tags(i["metadata"]["words"])} for i in instances]
-
-    monkeypatch.setattr(predictor, "predict_batch_instance", predict_batch_instance)
-    return predictor
 
 
 def test_one_text_is_the_predictors_json(predictor):
