@@ -88,9 +88,10 @@ class Page:
         await self.send("Input.insertText", text=text)
 
     async def click(self, selector: str) -> None:
-        """A real mouse click at the middle of `selector`."""
+        """A real mouse click at the middle of `selector` (scrolled into view first)."""
         box = await self.evaluate(
-            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
             " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         for kind in ("mousePressed", "mouseReleased"):

@@ -91,6 +91,7 @@ function render(text, result) {
     badge.style.setProperty("--color", colorOf(type));
     legend.append(badge);
   }
+  document.getElementById("entities").hidden = entities.length === 0;
   if (entities.length === 0) {
     const none = document.createElement("p");
     none.className = "none";
