@@ -69,7 +69,7 @@ def test_predict_bytes_not_utf8_are_an_error_at_file_line(archive, tmp_path, mon
 
 
 def test_predict_encoding_option_reads_the_file_in_that_encoding(archive, tmp_path, monkeypatch, capsys):
-    text = "Inés Gutiérrez visitó Logroño .\n\n{\"tokens\": [\"Muñoz\", \"habló\"]}\n"
+    text = 'Inés Gutiérrez visitó Logroño .\n\n{"tokens": ["Muñoz", "habló"]}\n'
     latin1, utf8 = tmp_path / "latin1.txt", tmp_path / "utf8.txt"
     latin1.write_bytes(text.encode("latin-1"))
     utf8.write_bytes(text.encode("utf-8"))
@@ -157,9 +157,7 @@ def test_predict_error_late_in_the_file_leaves_no_partial_output(archive, tmp_pa
 
 
 def test_predict_missing_input_file_is_named(archive, tmp_path, monkeypatch, capsys):
-    line = one_line_error(
-        monkeypatch, capsys, *predict(archive, tmp_path / "none.txt", tmp_path / "o.jsonl")
-    )
+    line = one_line_error(monkeypatch, capsys, *predict(archive, tmp_path / "none.txt", tmp_path / "o.jsonl"))
     assert line == f"error: input file not found: {tmp_path / 'none.txt'}"
 
 
@@ -194,10 +192,8 @@ def test_conll_line_separator_in_a_token_is_an_error_at_its_line(char, tmp_path)
         list(XnerConllReader().read(str(path)))
 
 
-@pytest.mark.parametrize("char", SEPARATORS, ids=SEPARATOR_IDS)
+@pytest.mark.parametrize("char", [c for c in SEPARATORS if ord(c) <= 0xFF], ids=SEPARATOR_IDS[:3])
 def test_conll_line_separator_in_a_latin1_file_is_an_error_too(char, tmp_path):
-    if ord(char) > 0xFF:
-        pytest.skip("not a latin-1 character")
     path = tmp_path / "es.test"
     path.write_bytes(f"El O\nNueva{char}York B-LOC\n\n".encode("latin-1"))
     with pytest.raises(InputFormatError, match=rf"es.test:2: line separator U\+{ord(char):04X}"):
@@ -224,9 +220,7 @@ def test_self_train_line_separator_is_an_error_at_its_line(char, archive, tmp_pa
     source = tmp_path / "es.txt"
     source.write_text(f"Hola Madrid .\nNueva{char}York .\n", encoding="utf-8")
     output = tmp_path / "pseudo.conll"
-    line = one_line_error(
-        monkeypatch, capsys, "xner-self-train", archive, source, "--output-file", output
-    )
+    line = one_line_error(monkeypatch, capsys, "xner-self-train", archive, source, "--output-file", output)
     assert line.startswith(f"error: {source}:2: line separator U+{ord(char):04X} at column 6")
     assert not output.exists()
 

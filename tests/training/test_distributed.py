@@ -76,9 +76,7 @@ def _archive_summary(archive: pathlib.Path) -> dict:
     }
 
 
-def test_two_cpu_workers_train_like_one_process_and_archive_and_evaluate_the_test_set(
-    tmp_path, monkeypatch
-):
+def test_two_cpu_workers_train_like_one_process_and_archive_and_evaluate_the_test_set(tmp_path, monkeypatch):
     data = short_fixtures(tmp_path, TRAIN_SENTENCES)
     monkeypatch.setenv("XNER_FIXTURES", str(data))
     monkeypatch.setenv("XNER_NUM_THREADS", "1")

@@ -84,8 +84,20 @@ class _CheckedPredictManager(_PredictManager):
     """allennlp's `_PredictManager`, reading its input with `input_lines`, naming the file and
     line of a predictor's error, and writing its output file with `atomic_open`."""
 
-    def __init__(self, *args, output_file: Optional[str], encoding: str, **kwargs) -> None:
-        super().__init__(*args, output_file=None, **kwargs)
+    def __init__(
+        self,
+        predictor,
+        input_file: str,
+        output_file: Optional[str],
+        batch_size: int,
+        print_to_console: bool,
+        has_dataset_reader: bool,
+        multitask_head: Optional[str],
+        encoding: str,
+    ) -> None:
+        super().__init__(
+            predictor, input_file, None, batch_size, print_to_console, has_dataset_reader, multitask_head
+        )
         self._output_path = output_file
         self._encoding = encoding
         self._name = STDIN_NAME if self._input_file == "-" else self._input_file
@@ -124,7 +136,7 @@ class _CheckedPredictManager(_PredictManager):
             super().run()
             return
         with atomic_open(self._output_path, "w", encoding="utf-8") as handle:
-            self._output_file = handle
+            self._output_file = handle  # type: ignore[assignment]
             super().run()
 
 
@@ -147,12 +159,12 @@ def predict_from_args(args: argparse.Namespace) -> None:
     manager = _CheckedPredictManager(
         predictor,
         args.input_file,
-        batch_size=args.batch_size,
-        print_to_console=not args.silent,
-        has_dataset_reader=args.use_dataset_reader,
-        multitask_head=args.multitask_head,
-        output_file=args.output_file,
-        encoding=args.encoding,
+        args.output_file,
+        args.batch_size,
+        not args.silent,
+        args.use_dataset_reader,
+        args.multitask_head,
+        args.encoding,
     )
     manager.run()
 
