@@ -37,8 +37,9 @@ TAG_OPTIONS = ("tag_map", "empty_tag")
 
 def reader_overrides(language: str, encoding: str) -> Dict[str, Any]:
     extra = LANGUAGES[language]["target_extra"]
+    # Dotted keys: allennlp replaces a nested object of the overrides whole.
     reader = {"encoding": encoding, **{k: extra[k] for k in TAG_OPTIONS if k in extra}}
-    return {"validation_dataset_reader": reader}
+    return {f"validation_dataset_reader.{key}": value for key, value in reader.items()}
 
 
 def score(archive_file: str, path: str, language: str, encoding: str) -> Dict[str, Any]:

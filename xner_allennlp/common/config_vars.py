@@ -62,6 +62,10 @@ CONFIG_VARIABLES = {
         "(default 0: all frozen)"
     ),
     "XNER_ENCODER_LR": "encoder configs: Adam learning rate of the fine-tuned layers (default 5e-5)",
+    "XNER_CHARACTERS": (
+        "encoder/any_target.jsonnet: true (default) adds the uroman character BiLSTM, false leaves it "
+        "out, lowercase makes it read lower-cased words"
+    ),
     "XNER_PSEUDO": (
         "static and encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside "
         "English, or none"
