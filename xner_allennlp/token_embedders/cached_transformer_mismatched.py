@@ -1,8 +1,10 @@
+import contextlib
 import hashlib
 import json
 import logging
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+import zipfile
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -10,8 +12,15 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.modules.scalar_mix import ScalarMix
 from allennlp.modules.token_embedders import TokenEmbedder
 
-from xner_allennlp.modules.feature_cache import FeatureCache, default_feature_cache_dir
-from xner_allennlp.pretrained.resolve import has_weights, resolve_encoder, resolve_weights
+from xner_allennlp.pretrained.resolve import (
+    file_sha256,
+    has_weights,
+    memo_get,
+    memo_put,
+    resolve_encoder,
+    resolve_weights,
+)
+from xner_allennlp.token_embedders.feature_cache import FeatureCache, default_feature_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +28,7 @@ logger = logging.getLogger(__name__)
 _RECIPE_VERSION = 1
 LAYER_MIXES = ("mean", "scalar_mix")
 SUB_TOKEN_MODES = ("first", "avg")
+PRECISIONS = ("float32", "int8")
 
 
 def _drop_frozen_transformer(module, state_dict, prefix, local_metadata):
@@ -76,6 +86,13 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         passes are fastest on CPU: 1,900 pieces/s on 2 cores against 1,100 at 8,192).
     load_weights : `bool`, optional (default = `True`)
         Load the checkpoint's weights (set to `False` when an archive's weights follow).
+    precision : `str`, optional (default = `"float32"`)
+        Arithmetic of the frozen encoder's forward pass: `"float32"`, or `"int8"`: every
+        `torch.nn.Linear` of the encoder replaced by torch's dynamic int8 version
+        (`torch.ao.quantization.quantize_dynamic`: int8 weights, activations quantised per
+        batch), CPU only, for feature caching and prediction alike. The precision is part of
+        the cache fingerprint, so features of one precision are never read for the other.
+        A model trained on one precision can be tagged with the other (override the key).
     serialization_dir : `str`, optional
         Filled in by allennlp; lets an archive find its own copy of the encoder's config.
     """
@@ -93,11 +110,15 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         max_cache_gb: float = 4.0,
         encode_batch_pieces: int = 1024,
         load_weights: bool = True,
+        precision: str = "float32",
         serialization_dir: Optional[str] = None,
     ) -> None:
         super().__init__()
         from transformers import AutoConfig, AutoModel
 
+        self._weights_sha: Optional[str] = None
+        self._fingerprint: Optional[str] = None
+        self.precision = precision
         if layer_mix not in LAYER_MIXES:
             raise ConfigurationError(f"layer_mix {layer_mix!r} is not one of {', '.join(LAYER_MIXES)}")
         if sub_token_mode not in SUB_TOKEN_MODES:
@@ -106,6 +127,16 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             )
         if max_length < 3:
             raise ConfigurationError(f"max_length must be at least 3, got {max_length}")
+        if precision not in PRECISIONS:
+            raise ConfigurationError(
+                f"precision {precision!r} is not one of {', '.join(PRECISIONS)} "
+                "(cached_transformer_mismatched's precision; XNER_ENCODER_PRECISION in the encoder configs)"
+            )
+        if precision != "float32" and train_parameters:
+            raise ConfigurationError(
+                f"precision {precision!r} needs a frozen encoder (train_parameters false): "
+                "int8 layers do not train"
+            )
         source = resolve_encoder(model_name, serialization_dir)
         config = AutoConfig.from_pretrained(source)
         if train_parameters:
@@ -118,19 +149,12 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             weights = resolve_weights(model_name, source, serialization_dir) if load_weights else None
             if weights is None and load_weights:
                 self.transformer = AutoModel.from_pretrained(source)
-            else:
+            elif weights is None:
                 self.transformer = AutoModel.from_config(config)
-                if weights is not None:
-                    state = torch.load(weights, map_location="cpu")
-                    missing, unexpected = self.transformer.load_state_dict(state, strict=False)
-                    # Buffers such as position_ids are not saved by every transformers version.
-                    parameters = dict(self.transformer.named_parameters())
-                    missing = [k for k in missing if k in parameters and not k.startswith("pooler.")]
-                    if missing or unexpected:
-                        raise ConfigurationError(
-                            f"{weights} does not fit {source}/config.json: missing {missing[:3]}, "
-                            f"unexpected {unexpected[:3]}"
-                        )
+            else:
+                self.transformer = _load_frozen_transformer(config, weights, source)
+                # Identifies the weights for the fingerprint's memo (`fingerprint`).
+                self._weights_sha = file_sha256(weights)
             # Frozen weights are identified by their file, not saved with every checkpoint.
             self._register_state_dict_hook(_drop_frozen_transformer)
         num_hidden = config.num_hidden_layers + 1
@@ -161,6 +185,10 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         self._cache_dir = default_feature_cache_dir() if cache_dir == "default" else cache_dir
         self._max_cache_bytes = int(max_cache_gb * 1024**3)
         self._cache: Optional[FeatureCache] = None
+        if precision == "int8":
+            # The fingerprint hashes the float weights, the ones the file holds: taken first.
+            self.fingerprint()
+            quantize_linear_layers(self.transformer, source)
 
     def get_output_dim(self) -> int:
         return self._output_dim
@@ -168,25 +196,41 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     # ------------------------------------------------------------------ cache
 
     def fingerprint(self) -> str:
-        """Hash of the encoder's weights and architecture and of this feature recipe."""
-        digest = hashlib.blake2b(digest_size=16)
-        digest.update(
-            json.dumps(
-                {
-                    "recipe": _RECIPE_VERSION,
-                    "config": self._config_json,
-                    "layers": self.cache_layers,
-                    "sub_token_mode": self.sub_token_mode,
-                    "max_length": self.max_length,
-                },
-                sort_keys=True,
-            ).encode()
+        """Hash of the encoder's weights and architecture and of this feature recipe (the
+        precision included, when it is not float32)."""
+        if self._fingerprint is not None:
+            return self._fingerprint
+        recipe = {
+            "recipe": _RECIPE_VERSION,
+            "config": self._config_json,
+            "layers": self.cache_layers,
+            "sub_token_mode": self.sub_token_mode,
+            "max_length": self.max_length,
+        }
+        if self.precision != "float32":
+            recipe["precision"] = self.precision
+        head = json.dumps(recipe, sort_keys=True)
+        state = self.transformer.state_dict()
+        # Frozen weights straight from a file: the hash of the 470 MB of tensors (1 s) is a
+        # function of the file's SHA-256 (itself memoised), the recipe and the state's names.
+        memo_key = (
+            json.dumps([head, self._weights_sha, sorted(state)]) if self._weights_sha is not None else None
         )
-        for name, tensor in sorted(self.transformer.state_dict().items()):
-            digest.update(name.encode())
-            # The buffer itself, not a copy: this hashes every weight once per process.
-            digest.update(memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B"))
-        return digest.hexdigest()
+        fingerprint = memo_get("fingerprint", memo_key) if memo_key is not None else None
+        if fingerprint is None:
+            digest = hashlib.blake2b(digest_size=16)
+            digest.update(head.encode())
+            for name, tensor in sorted(state.items()):
+                digest.update(name.encode())
+                # The buffer itself, not a copy: this hashes every weight once per process.
+                digest.update(memoryview(tensor.detach().cpu().contiguous().numpy()).cast("B"))
+            fingerprint = digest.hexdigest()
+            if memo_key is not None:
+                memo_put("fingerprint", memo_key, fingerprint)
+        if not self.train_parameters:
+            # Frozen: the weights stay what they are now (`_load_from_state_dict` says when not).
+            self._fingerprint = fingerprint
+        return fingerprint
 
     @property
     def cache(self) -> FeatureCache:
@@ -203,6 +247,15 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         if not self.train_parameters:
+            if any(key.startswith(prefix + "transformer.") for key in state_dict):
+                # Frozen weights from a checkpoint after all: no longer those of the file.
+                if self.precision != "float32":
+                    raise ConfigurationError(
+                        f"the checkpoint holds the frozen encoder's weights ({prefix}transformer.*), "
+                        f"which cannot be loaded into its {self.precision} layers: use precision float32"
+                    )
+                self._weights_sha = None
+                self._fingerprint = None
             # Checkpoints hold no frozen weights: keep the ones loaded from their file.
             for name, tensor in self.transformer.state_dict().items():
                 state_dict.setdefault(prefix + "transformer." + name, tensor)
@@ -220,6 +273,11 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         type_ids: Optional[torch.LongTensor] = None,
         segment_concat_mask: Optional[torch.BoolTensor] = None,
     ) -> torch.Tensor:
+        if self.precision == "int8" and token_ids.device.type != "cpu":
+            raise ConfigurationError(
+                f"precision int8 runs on CPU only (torch's dynamic quantisation), the batch is on "
+                f"{token_ids.device}: use precision float32 on a GPU"
+            )
         rows = _rows(token_ids, mask, offsets, wordpiece_mask)
         batch, words = mask.shape
         if self.train_parameters:
@@ -291,13 +349,17 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                     )
                     ids[j, 1 + end - start] = int(pieces[-1])
                     attention[j, : end - start + 2] = 1
-                output = self.transformer(
-                    input_ids=ids.to(device), attention_mask=attention.to(device), output_hidden_states=True
-                )
-                hidden = torch.stack([output.hidden_states[k] for k in layers], dim=2)
+                hidden = self._hidden_states(ids.to(device), attention.to(device), layers)
                 for j, (r, start, end) in enumerate(chunk):
                     content_states[r][start:end] = hidden[j, 1 : 1 + end - start]
         return [self._pool_words(states, offsets) for (_, offsets), states in zip(rows, content_states)]
+
+    def _hidden_states(
+        self, ids: torch.LongTensor, attention: torch.LongTensor, layers: List[int]
+    ) -> torch.Tensor:
+        """The hidden states `layers` of one padded pass, `(batch, width, len(layers), dim)`."""
+        output = self.transformer(input_ids=ids, attention_mask=attention, output_hidden_states=True)
+        return torch.stack([output.hidden_states[k] for k in layers], dim=2)
 
     def _pool_words(self, states: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
         """One vector per word from its pieces' states (first piece, or their average); zeros
@@ -327,6 +389,94 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     def _pad_id(self) -> int:
         pad = getattr(self.transformer.config, "pad_token_id", None)
         return 0 if pad is None else int(pad)
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Parameters created in the block live on the meta device: no memory and no random
+    initialisation (3 s for multilingual-e5-small's 118M) for values that the checkpoint
+    replaces. Buffers (position ids) are built as usual. accelerate's
+    `init_empty_weights(include_buffers=False)`, which this package does not depend on."""
+    register = torch.nn.Module.register_parameter
+
+    def on_meta(module, name, parameter):
+        register(module, name, parameter)
+        if parameter is not None:
+            module._parameters[name] = type(parameter)(
+                parameter.to("meta"), requires_grad=parameter.requires_grad
+            )
+
+    torch.nn.Module.register_parameter = on_meta  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.nn.Module.register_parameter = register  # type: ignore[method-assign]
+
+
+def _load_frozen_transformer(config, weights: str, source: str) -> torch.nn.Module:
+    """
+    The transformer of `config` with the weights of the file `weights`, memory-mapped where
+    the file is in torch's zip format (what `torch.save` writes, `allennlp xner-encoder`
+    included): the parameters are the file's pages, read when first used, so a 470 MB
+    checkpoint loads in a fraction of a second instead of being read, initialised at random and
+    copied (5 s in all on 2 cores).
+    """
+    from transformers import AutoModel
+    from transformers.modeling_utils import no_init_weights
+
+    state = torch.load(weights, map_location="cpu", mmap=zipfile.is_zipfile(weights), weights_only=True)
+    with no_init_weights(), _parameters_on_meta():
+        model = AutoModel.from_config(config)
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    if any(parameter.is_meta for parameter in model.parameters()):
+        # Weights the file lacks (the pooler of some checkpoints) get transformers' initialisation.
+        model = AutoModel.from_config(config)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    # Buffers such as position_ids are not saved by every transformers version.
+    parameters = dict(model.named_parameters())
+    missing = [k for k in missing if k in parameters and not k.startswith("pooler.")]
+    if missing or unexpected:
+        raise ConfigurationError(
+            f"{weights} does not fit {source}/config.json: missing {missing[:3]}, "
+            f"unexpected {unexpected[:3]}"
+        )
+    return model
+
+
+def quantize_linear_layers(module: torch.nn.Module, what: str) -> int:
+    """
+    Replaces every `torch.nn.Linear` inside `module` by torch's dynamic int8 version
+    (`quantize_dynamic`), one at a time so that a layer that cannot be quantised is named.
+    Returns how many were replaced.
+
+    # Parameters
+
+    module : `torch.nn.Module`
+        Quantised in place (a later change may pass only the frozen part of an encoder).
+    what : `str`
+        The checkpoint, for the messages.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    linears = [(name, child) for name, child in module.named_modules() if type(child) is torch.nn.Linear]
+    if not linears:
+        raise ConfigurationError(f"{what}: precision int8 found no Linear layer to quantise; use float32")
+    for name, linear in linears:
+        if not torch.isfinite(linear.weight).all():
+            raise ConfigurationError(
+                f"{what}: module {name} cannot be quantised to int8: its weight is not finite "
+                "(NaN or infinity); use precision float32"
+            )
+        holder = torch.nn.Sequential(linear)
+        try:
+            quantize_dynamic(holder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+        except (RuntimeError, ValueError, AssertionError) as error:
+            raise ConfigurationError(
+                f"{what}: module {name} cannot be quantised to int8 ({error}); use precision float32"
+            ) from None
+        parent, _, attribute = name.rpartition(".")
+        setattr(module.get_submodule(parent) if parent else module, attribute, holder[0])
+    return len(linears)
 
 
 def _layer_indices(layers: Union[str, Sequence[int]], num_hidden: int) -> List[int]:
