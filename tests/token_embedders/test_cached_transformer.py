@@ -379,3 +379,20 @@ class TestPrecisionAndBatching(AllenNlpTestCase):
         backward = embedder(encode_batch_pieces=64)(**batch(sentences[::-1]))
         for i, length in enumerate(lengths):
             assert torch.equal(forward[i, :length], backward[len(sentences) - 1 - i, :length])
+
+    def test_a_sentence_repeated_in_a_batch_is_encoded_once(self, monkeypatch):
+        encoder = embedder()
+        encoded = []
+        original = encoder._encode
+
+        def spy(rows, **kwargs):
+            encoded.append(len(rows))
+            return original(rows, **kwargs)
+
+        monkeypatch.setattr(encoder, "_encode", spy)
+        twice = SENTENCES + SENTENCES[:2]
+        features = encoder(**batch(twice))
+        assert encoded == [len(SENTENCES)]
+        assert torch.equal(features[len(SENTENCES) :], features[:2])
+        assert encoder.precompute(**batch(twice)) == 0 and encoded == [len(SENTENCES)]
+        assert embedder().precompute(**batch(twice)) == len(SENTENCES)

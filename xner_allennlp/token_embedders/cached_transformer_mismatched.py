@@ -80,7 +80,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         Directory of the on-disk feature cache; `"default"` means `$XNER_FEATURE_CACHE` or
         `~/.cache/xner_allennlp/features`. `None` caches in memory only.
     max_cache_gb : `float`, optional (default = `4.0`)
-        Memory bound of the in-memory cache.
+        Memory bound of the in-memory cache (0: none, every entry is read from disk).
     encode_batch_pieces : `int`, optional (default = `1024`)
         Wordpieces per encoder forward pass when filling the cache (padding included; small
         passes are fastest on CPU: 1,900 pieces/s on 2 cores against 1,100 at 8,192).
@@ -289,7 +289,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         else:
             # Assembled in numpy: cached entries are read-only float16 arrays.
             features = np.zeros((batch, words, len(self.layers), self._output_dim), dtype=np.float32)
-            for b, cached in enumerate(self._cached_features(rows)):
+            for b, cached in enumerate(self._cached_features(rows)[0]):
                 features[b, : cached.shape[0]] = cached[:, self._selected]
             stacked = torch.from_numpy(features).to(token_ids.device)
         if self._scalar_mix is not None:
@@ -297,20 +297,47 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             return self._scalar_mix(layers, mask)
         return stacked.mean(dim=2)
 
-    def _cached_features(self, rows: List[Tuple[np.ndarray, np.ndarray]]) -> List[np.ndarray]:
+    def precompute(
+        self,
+        token_ids: torch.LongTensor,
+        mask: torch.BoolTensor,
+        offsets: torch.LongTensor,
+        wordpiece_mask: torch.BoolTensor,
+        **unused,
+    ) -> int:
+        """
+        Puts the features of a batch (the indexer's tensors, as `forward` takes them) into the
+        cache without mixing or returning them; returns how many sentences were computed (the
+        others were cached already). The step of `allennlp xner-cache`.
+        """
+        if self.train_parameters:
+            raise ConfigurationError("a fine-tuned encoder (train_parameters true) has no feature cache")
+        return self._cached_features(_rows(token_ids, mask, offsets, wordpiece_mask))[1]
+
+    def _cached_features(self, rows: List[Tuple[np.ndarray, np.ndarray]]) -> Tuple[List[np.ndarray], int]:
+        """The cached entry of every row, computing the missing ones (each distinct sentence
+        once), and how many were computed."""
         cache = self.cache
         keys = [_key(pieces, offsets) for pieces, offsets in rows]
         found = cache.get_many(keys)
-        missing = [i for i, value in enumerate(found) if value is None]
+        # A sentence that occurs twice in the batch is encoded once.
+        first_of: dict = {}
+        for i, value in enumerate(found):
+            if value is None:
+                first_of.setdefault(keys[i], i)
+        missing = list(first_of.values())
         if missing:
             computed = self._encode([rows[i] for i in missing], grad=False, layers=self.cache_layers)
             # Everything goes through float16, hit or miss, so the first epoch and later ones
             # see the same features.
-            computed16 = [value.to(torch.float16).cpu().numpy() for value in computed]
-            cache.put_many((keys[i], value) for i, value in zip(missing, computed16))
-            for i, value in zip(missing, computed16):
-                found[i] = value
-        return found  # type: ignore
+            computed16 = {
+                keys[i]: value.to(torch.float16).cpu().numpy() for i, value in zip(missing, computed)
+            }
+            cache.put_many(computed16.items())
+            for i, value in enumerate(found):
+                if value is None:
+                    found[i] = computed16[keys[i]]
+        return found, len(missing)  # type: ignore[return-value]
 
     def _encode(
         self, rows: List[Tuple[np.ndarray, np.ndarray]], grad: bool, layers: List[int]
