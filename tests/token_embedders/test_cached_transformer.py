@@ -327,6 +327,12 @@ class TestPrecisionAndBatching(AllenNlpTestCase):
         fresh.load_state_dict(state)
         inputs = {"encoder": self.inputs}
         assert torch.equal(fresh(inputs), wrapped(inputs))
+        # A model trained on float32 features, tagged with int8: its checkpoint's metadata is
+        # that of float32 Linear layers.
+        full = BasicTextFieldEmbedder({"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix")})
+        fresh.load_state_dict(full.state_dict())
+        assert fresh.token_embedder_encoder._scalar_mix.scalar_parameters[1].item() == 0.0
+        torch.testing.assert_close(fresh(inputs), full(inputs), **INT8)
         # A checkpoint that holds float weights of the frozen encoder cannot go into int8 layers.
         with pytest.raises(ConfigurationError, match="cannot be loaded into its int8 layers"):
             fresh.load_state_dict(

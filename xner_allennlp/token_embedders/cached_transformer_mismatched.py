@@ -31,6 +31,13 @@ SUB_TOKEN_MODES = ("first", "avg")
 PRECISIONS = ("float32", "int8")
 
 
+def _keep_quantized_weights(*args, **kwargs) -> None:
+    """`_load_from_state_dict` of the modules of an int8 encoder: their weights come from the
+    encoder's file, never from a checkpoint. (Reloading its own state would not even work for
+    a checkpoint of a float32 model: the metadata of its Linear layers makes torch's quantised
+    Linear read the checkpoint as its legacy format.)"""
+
+
 def _drop_frozen_transformer(module, state_dict, prefix, local_metadata):
     for key in [k for k in state_dict if k.startswith(prefix + "transformer.")]:
         del state_dict[key]
@@ -189,6 +196,8 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             # The fingerprint hashes the float weights, the ones the file holds: taken first.
             self.fingerprint()
             quantize_linear_layers(self.transformer, source)
+            for module in self.transformer.modules():
+                module._load_from_state_dict = _keep_quantized_weights  # type: ignore[method-assign]
 
     def get_output_dim(self) -> int:
         return self._output_dim
@@ -256,9 +265,11 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                     )
                 self._weights_sha = None
                 self._fingerprint = None
-            # Checkpoints hold no frozen weights: keep the ones loaded from their file.
-            for name, tensor in self.transformer.state_dict().items():
-                state_dict.setdefault(prefix + "transformer." + name, tensor)
+            if self.precision == "float32":
+                # Checkpoints hold no frozen weights: keep the ones loaded from their file.
+                # (int8 layers are not reloaded at all: `_keep_quantized_weights`.)
+                for name, tensor in self.transformer.state_dict().items():
+                    state_dict.setdefault(prefix + "transformer." + name, tensor)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._cache = None
 
