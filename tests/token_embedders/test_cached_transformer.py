@@ -402,3 +402,26 @@ class TestPrecisionAndBatching(AllenNlpTestCase):
         assert torch.equal(features[len(SENTENCES) :], features[:2])
         assert encoder.precompute(**batch(twice)) == 0 and encoded == [len(SENTENCES)]
         assert embedder().precompute(**batch(twice)) == len(SENTENCES)
+
+    def test_int8_with_fine_tuned_top_layers(self):
+        # train_layers: the frozen lower part runs in int8, the trained top layer in float32.
+        partial = embedder(layers=[1, 2], layer_mix="scalar_mix", train_layers=1, precision="int8").train()
+        layer = partial.transformer.encoder.layer
+        assert type(layer[0].intermediate.dense) is not torch.nn.Linear
+        assert type(layer[1].intermediate.dense) is torch.nn.Linear
+        partial(**self.inputs).sum().backward()
+        assert all(p.grad is not None for p in layer[1].parameters() if p.requires_grad)
+        with torch.no_grad():
+            layer[1].output.dense.bias.add_(0.5)
+        state = BasicTextFieldEmbedder({"encoder": partial}).state_dict()
+        kept = {key.split("transformer.")[1] for key in state if ".transformer." in key}
+        assert kept and all(key.startswith("encoder.layer.1.") for key in kept)
+        fresh = BasicTextFieldEmbedder(
+            {"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix", train_layers=1, precision="int8")}
+        )
+        fresh.load_state_dict(state)
+        inputs = {"encoder": self.inputs}
+        partial.eval()
+        assert torch.equal(fresh.eval()(inputs), BasicTextFieldEmbedder({"encoder": partial})(inputs))
+        full = embedder(layers=[1, 2], layer_mix="scalar_mix", train_layers=1)
+        assert full.fingerprint() != fresh.token_embedder_encoder.fingerprint()

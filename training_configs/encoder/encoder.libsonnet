@@ -40,6 +40,15 @@ local parse_layers(text) =
   // Linear layers, CPU only; part of the feature cache's fingerprint).
   precision:: ext('XNER_ENCODER_PRECISION', 'float32'),
 
+  // XNER_TRAIN_LAYERS=N fine-tunes the top N transformer layers (the embedder checks the range),
+  // with their own learning rate: the head's 1e-3 would wreck pretrained weights.
+  train_layers::
+    local text = ext('XNER_TRAIN_LAYERS', '0');
+    if std.length(text) > 0 && std.length(std.filter(function(c) c < '0' || c > '9', std.stringChars(text))) == 0
+    then std.parseInt(text)
+    else error ('XNER_TRAIN_LAYERS must be a whole number of layers (0 = all frozen), got ' + text),
+  encoder_lr:: std.parseJson(ext('XNER_ENCODER_LR', '5e-5')),
+
   indexers(characters, word_vectors):: {
     encoder: { type: 'surface_transformer_mismatched', model_name: $.encoder },
     [if word_vectors then 'tokens']: { type: 'single_id' },
@@ -61,7 +70,7 @@ local parse_layers(text) =
          model_name=$.encoder, encoder_dim=std.parseInt(ext('XNER_ENCODER_DIM', '384')),
          layers=$.layers, cache_layers=$.cache_layers, layer_mix=$.layer_mix,
          train_encoder=ext('XNER_TRAIN_ENCODER', 'false') == 'true', cache_dir='default', hp=$.hp,
-         target_language=null, precision=$.precision)::
+         target_language=null, train_layers=$.train_layers, precision=$.precision)::
     local input_dim = (if word_vectors then vector_dim else 0)
                       + (if characters then 2 * hp.char_hidden_size else 0);
     {
@@ -92,6 +101,7 @@ local parse_layers(text) =
               cache_layers: cache_layers,
               layer_mix: layer_mix,
               train_parameters: train_encoder,
+              [if train_layers > 0 then 'train_layers']: train_layers,
               precision: precision,
               // On disk too ('default': $XNER_FEATURE_CACHE): every run on the same encoder
               // reuses the features.
@@ -131,7 +141,13 @@ local parse_layers(text) =
       },
       data_loader: { batch_sampler: { type: 'bucket', batch_size: hp.batch_size } },
       trainer: {
-        optimizer: { type: 'adam', lr: hp.lr },
+        optimizer: {
+          type: 'adam',
+          lr: hp.lr,
+          [if train_layers > 0 then 'parameter_groups']: [
+            [['token_embedder_encoder\\.transformer\\.'], { lr: $.encoder_lr }],
+          ],
+        },
         grad_norm: hp.grad_norm,
         num_epochs: hp.num_epochs,
         patience: hp.patience,

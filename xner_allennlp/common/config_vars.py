@@ -60,6 +60,11 @@ CONFIG_VARIABLES = {
     "XNER_TRAIN_ENCODER": (
         "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)"
     ),
+    "XNER_TRAIN_LAYERS": (
+        "encoder configs: fine-tune the top N transformer layers, the lower ones frozen and cached "
+        "(default 0: all frozen)"
+    ),
+    "XNER_ENCODER_LR": "encoder configs: Adam learning rate of the fine-tuned layers (default 5e-5)",
     "XNER_PSEUDO": (
         "static and encoder configs: pseudo-labelled target CoNLL (xner-self-train) trained on beside "
         "English, or none"

@@ -12,7 +12,7 @@ from allennlp.models import Model
 from allennlp.predictors.predictor import Predictor
 
 from xner_allennlp.common.errors import InputFormatError, check_text
-from xner_allennlp.common.languages import DEFAULT_LANGUAGE, LANGUAGES
+from xner_allennlp.common.languages import LANGUAGES, detect_language
 from xner_allennlp.evaluation.report import bioul_spans
 from xner_allennlp.training.threads import set_torch_threads
 
@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 # offers: those of the package's language table, code -> name, in code order (the order the
 # error message lists them in). "xx" is spaCy's multilingual tokenizer.
 SUPPORTED_LANGUAGES = {code: LANGUAGES[code]["name"] for code in sorted(LANGUAGES)}
+# Each input's tokenizer language detected from its text (`detect_language`).
+AUTO_LANGUAGE = "auto"
 # Tokens after which a long input is preferably cut (the Bengali danda included).
 _SENTENCE_END = {".", "!", "?", "\u0964", "\u2026", "...", ";"}
 INPUT_NAME = "predictor input"
@@ -46,6 +48,7 @@ class _Input:
     text: str  # what the offsets index
     words: List[str]
     starts: List[int]
+    language: Optional[str] = None  # the detected one, in `auto` mode
 
 
 @Predictor.register("xner_tagger")
@@ -99,11 +102,14 @@ class XnerTaggerPredictor(Predictor):
     model : `Model`
     dataset_reader : `DatasetReader`
         The archive's validation reader (`xner_conll`) normally.
-    language : `str`, optional (default = the model's `target_language`, else `"xx"`)
-        Tokenizer language: one of `bn`, `de`, `en`, `es`, `nl`, `xx` (multilingual). An
-        `xner_crf_tagger` loaded from an archive knows its target language from the model's
-        `target_language` config field (archives older than that field: from their file names).
-        Passed as `--predictor-args '{"language": "es"}'`.
+    language : `str`, optional (default = the model's `target_language`, else `"auto"`)
+        Tokenizer language: one of `bn`, `de`, `en`, `es`, `nl`, `xx` (multilingual), or
+        `"auto"`: each input's language detected from its text (`detect_language`: Bengali
+        script, else the table's function words; `xx` when unsure), reported as the output's
+        `language`. An `xner_crf_tagger` loaded from an archive knows its target language from
+        the model's `target_language` config field (archives older than that field: from their
+        file names); a model trained for any target (no `target_language`) detects it. Passed
+        as `--predictor-args '{"language": "es"}'`.
     max_tokens : `int`, optional (default = `400`)
         Longest word sequence given to the model at once.
     max_batch_size : `int`, optional (default = `32`)
@@ -133,17 +139,18 @@ class XnerTaggerPredictor(Predictor):
         if num_threads is not None:
             set_torch_threads(num_threads)
         if language is None:
-            language = getattr(model, "target_language", None) or DEFAULT_LANGUAGE
+            language = getattr(model, "target_language", None) or AUTO_LANGUAGE
         language = str(language).strip().lower()
-        if language not in SUPPORTED_LANGUAGES:
+        if language not in SUPPORTED_LANGUAGES and language != AUTO_LANGUAGE:
             supported = ", ".join(f"{code} ({name})" for code, name in SUPPORTED_LANGUAGES.items())
             raise ConfigurationError(
-                f"xner_tagger: language {language!r} is not supported; supported: {supported}"
+                f"xner_tagger: language {language!r} is not supported; supported: {supported}, "
+                f"or {AUTO_LANGUAGE!r} (detected per input)"
             )
         if max_tokens < 1 or max_batch_size < 1:
             raise ConfigurationError("xner_tagger: max_tokens and max_batch_size must be >= 1")
         self.language = language
-        self._tokenizer = blank_tokenizer(language)
+        self._tokenizer = None if language == AUTO_LANGUAGE else blank_tokenizer(language)
         self._max_tokens = max_tokens
         self._max_batch_size = max_batch_size
         self._line_number = 0
@@ -213,14 +220,20 @@ class XnerTaggerPredictor(Predictor):
             for word in words:
                 starts.append(position)
                 position += len(word) + 1
-            return _Input(" ".join(words), words, starts)
+            text = " ".join(words)
+            return _Input(text, words, starts, self._detected(text))
         text = inputs["sentence"]
+        language = self._detected(text)
+        tokenizer = self._tokenizer if language is None else blank_tokenizer(language)
         words, starts = [], []
-        for token in self._tokenizer(text):
+        for token in tokenizer(text):
             if not token.text.isspace():
                 words.append(token.text)
                 starts.append(token.idx)
-        return _Input(text, words, starts)
+        return _Input(text, words, starts, language)
+
+    def _detected(self, text: str) -> Optional[str]:
+        return detect_language(text) if self.language == AUTO_LANGUAGE else None
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         """The whole input as one instance (no chunking); prediction goes through `predict_json`."""
@@ -274,7 +287,10 @@ class XnerTaggerPredictor(Predictor):
             first = item.starts[start]
             last = item.starts[end - 1] + len(item.words[end - 1])
             entities.append({"text": item.text[first:last], "type": kind, "start": first, "end": last})
-        return {"tokens": item.words, "tags": tags, "entities": entities}
+        result = {"tokens": item.words, "tags": tags, "entities": entities}
+        if item.language is not None:
+            result["language"] = item.language
+        return result
 
     def dump_line(self, outputs: JsonDict) -> str:
         return json.dumps(outputs, ensure_ascii=False) + "\n"

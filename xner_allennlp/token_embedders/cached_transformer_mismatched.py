@@ -1,10 +1,11 @@
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
 import zipfile
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -38,9 +39,11 @@ def _keep_quantized_weights(*args, **kwargs) -> None:
     Linear read the checkpoint as its legacy format.)"""
 
 
-def _drop_frozen_transformer(module, state_dict, prefix, local_metadata):
+def _drop_frozen_transformer(module, state_dict, prefix, local_metadata, keep: Tuple[str, ...] = ()):
+    # `keep`: the fine-tuned top layers (train_layers), which the archive must carry.
     for key in [k for k in state_dict if k.startswith(prefix + "transformer.")]:
-        del state_dict[key]
+        if not key[len(prefix) :].startswith(keep):
+            del state_dict[key]
     return state_dict
 
 
@@ -61,6 +64,15 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     Sentences longer than `max_length` wordpieces are split into windows at word boundaries
     (each run with its own start and end pieces) and the features concatenated: nothing is
     truncated.
+
+    With `train_layers = t > 0` the top `t` transformer layers are fine-tuned and the rest stays
+    frozen and cached: each window's wordpiece states at hidden state `k = num_layers - t` (the
+    input of the first trained layer) are cached (float16) beside the word features of the
+    cached `layers` up to `k`, and every forward pass runs only the top `t` layers on them, with
+    gradients. Mixed layers above `k` come from those layers; the fingerprint covers only the
+    frozen weights, so the cache stays valid while the top layers train. The top layers' weights
+    are saved in the model's state dict (and so in the archive); the frozen ones keep coming
+    from the encoder's weights file (the encoder store).
 
     Registered as a `TokenEmbedder` with name "cached_transformer_mismatched".
 
@@ -91,6 +103,10 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     encode_batch_pieces : `int`, optional (default = `1024`)
         Wordpieces per encoder forward pass when filling the cache (padding included; small
         passes are fastest on CPU: 1,900 pieces/s on 2 cores against 1,100 at 8,192).
+    train_layers : `int`, optional (default = `0`)
+        Fine-tune the top `train_layers` transformer layers (0 = none: the frozen path), with
+        the lower layers frozen and cached (above). At most the encoder's number of layers; not
+        with `train_parameters`.
     load_weights : `bool`, optional (default = `True`)
         Load the checkpoint's weights (set to `False` when an archive's weights follow).
     precision : `str`, optional (default = `"float32"`)
@@ -116,6 +132,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         cache_dir: Optional[str] = None,
         max_cache_gb: float = 4.0,
         encode_batch_pieces: int = 1024,
+        train_layers: int = 0,
         load_weights: bool = True,
         precision: str = "float32",
         serialization_dir: Optional[str] = None,
@@ -146,6 +163,21 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             )
         source = resolve_encoder(model_name, serialization_dir)
         config = AutoConfig.from_pretrained(source)
+        num_layers = config.num_hidden_layers
+        if (
+            isinstance(train_layers, bool)
+            or not isinstance(train_layers, int)
+            or not 0 <= train_layers <= num_layers
+        ):
+            raise ConfigurationError(
+                f"train_layers (XNER_TRAIN_LAYERS) must be an integer in 0..{num_layers}, the "
+                f"encoder's number of layers to fine-tune from the top; got {train_layers!r}"
+            )
+        if train_layers and train_parameters:
+            raise ConfigurationError(
+                "train_layers fine-tunes the top layers of a frozen, cached encoder; "
+                "train_parameters (XNER_TRAIN_ENCODER) fine-tunes all of it: set one of them"
+            )
         if train_parameters:
             # Fine-tuned weights live in the model's state dict (and so in the archive).
             if load_weights and (has_weights(source) or not os.path.isdir(source)):
@@ -162,9 +194,23 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                 self.transformer = _load_frozen_transformer(config, weights, source)
                 # Identifies the weights for the fingerprint's memo (`fingerprint`).
                 self._weights_sha = file_sha256(weights)
+        # The hidden state the trained top layers start from (all layers frozen: the last).
+        self.train_layers = train_layers
+        self._boundary = num_layers - train_layers
+        self._top_prefixes = tuple(f"encoder.layer.{i}." for i in range(self._boundary, num_layers))
+        if train_layers and not _has_layer_stack(self.transformer, num_layers):
+            raise ConfigurationError(
+                f"train_layers needs a BERT-style encoder (embeddings, encoder.layer[0..{num_layers - 1}]); "
+                f"{model_name} is a {type(self.transformer).__name__}"
+            )
+        if not train_parameters:
             # Frozen weights are identified by their file, not saved with every checkpoint.
-            self._register_state_dict_hook(_drop_frozen_transformer)
-        num_hidden = config.num_hidden_layers + 1
+            self._register_state_dict_hook(
+                functools.partial(
+                    _drop_frozen_transformer, keep=tuple("transformer." + p for p in self._top_prefixes)
+                )
+            )
+        num_hidden = num_layers + 1
         self.layers = _layer_indices(layers, num_hidden)
         self.cache_layers = self.layers if cache_layers is None else _layer_indices(cache_layers, num_hidden)
         not_cached = [i for i in self.layers if i not in self.cache_layers]
@@ -183,8 +229,22 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         config_dict = config.to_diff_dict()
         config_dict["_name_or_path"] = model_name
         self._config_json = json.dumps(config_dict, indent=2, sort_keys=True) + "\n"
-        for parameter in self.transformer.parameters():
-            parameter.requires_grad = train_parameters
+        for name, parameter in self.transformer.named_parameters():
+            parameter.requires_grad = train_parameters or name.startswith(self._top_prefixes)
+        # train_layers: the cached layers up to the boundary (word features), the mixed layers
+        # that come from them and those that come from the trained top layers.
+        self._low_cache_layers = [i for i in self.cache_layers if i <= self._boundary]
+        self._top_selected = [i for i in self.layers if i > self._boundary]
+        self._low_selected = [self._low_cache_layers.index(i) for i in self.layers if i <= self._boundary]
+        # Position of each of `layers` in [frozen ones..., trained ones...].
+        ranks = [i for i in self.layers if i <= self._boundary] + self._top_selected
+        self._mix_order = [ranks.index(i) for i in self.layers]
+        if train_layers and not self._top_selected:
+            raise ConfigurationError(
+                f"train_layers {train_layers} trains hidden states {self._boundary + 1}..{num_layers}, "
+                f"but layers {self.layers} mixes none of them: add the last layer to layers"
+            )
+        self._piece_cache: Optional[FeatureCache] = None
         self._scalar_mix = (
             ScalarMix(len(self.layers)) if layer_mix == "scalar_mix" and len(self.layers) > 1 else None
         )
@@ -195,9 +255,12 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         if precision == "int8":
             # The fingerprint hashes the float weights, the ones the file holds: taken first.
             self.fingerprint()
-            quantize_linear_layers(self.transformer, source)
-            for module in self.transformer.modules():
-                module._load_from_state_dict = _keep_quantized_weights  # type: ignore[method-assign]
+            # The fine-tuned top layers (train_layers) stay float32, and are loaded from the
+            # checkpoint; the frozen rest never is.
+            quantize_linear_layers(self.transformer, source, skip=self._top_prefixes)
+            for name, module in self.transformer.named_modules():
+                if not (name + ".").startswith(self._top_prefixes):
+                    module._load_from_state_dict = _keep_quantized_weights  # type: ignore[method-assign]
 
     def get_output_dim(self) -> int:
         return self._output_dim
@@ -206,7 +269,8 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
 
     def fingerprint(self) -> str:
         """Hash of the encoder's weights and architecture and of this feature recipe (the
-        precision included, when it is not float32)."""
+        precision included, when it is not float32; with `train_layers`, of the frozen weights
+        only: the trained top layers never enter the cache)."""
         if self._fingerprint is not None:
             return self._fingerprint
         recipe = {
@@ -216,10 +280,16 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             "sub_token_mode": self.sub_token_mode,
             "max_length": self.max_length,
         }
+        if self.train_layers:
+            recipe.update(layers=self._low_cache_layers, boundary=self._boundary)
         if self.precision != "float32":
             recipe["precision"] = self.precision
         head = json.dumps(recipe, sort_keys=True)
-        state = self.transformer.state_dict()
+        state = {
+            name: tensor
+            for name, tensor in self.transformer.state_dict().items()
+            if not (self.train_layers and name.startswith(self._top_prefixes))
+        }
         # Frozen weights straight from a file: the hash of the 470 MB of tensors (1 s) is a
         # function of the file's SHA-256 (itself memoised), the recipe and the state's names.
         memo_key = (
@@ -245,18 +315,34 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     def cache(self) -> FeatureCache:
         # Built at first use, after an archive's weights.th has replaced the initial weights.
         if self._cache is None:
+            layers = self._low_cache_layers if self.train_layers else self.cache_layers
             self._cache = FeatureCache(
                 self.fingerprint(),
-                (len(self.cache_layers), self._output_dim),
+                (len(layers), self._output_dim),
                 max_memory_bytes=self._max_cache_bytes,
                 cache_dir=self._cache_dir,
             )
             logger.info("encoder feature cache %s", self._cache.path or self._cache.fingerprint)
         return self._cache
 
+    @property
+    def piece_cache(self) -> FeatureCache:
+        """train_layers: each sentence's wordpiece states at the boundary, window after window
+        (start and end pieces included), shape `(pieces, 1, dim)`."""
+        if self._piece_cache is None:
+            self._piece_cache = FeatureCache(
+                self.cache.fingerprint + "-pieces",
+                (1, self._output_dim),
+                max_memory_bytes=self._max_cache_bytes,
+                cache_dir=self._cache_dir,
+            )
+        return self._piece_cache
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         if not self.train_parameters:
-            if any(key.startswith(prefix + "transformer.") for key in state_dict):
+            frozen = prefix + "transformer."
+            top = tuple(frozen + p for p in self._top_prefixes)
+            if any(key.startswith(frozen) and not key.startswith(top) for key in state_dict):
                 # Frozen weights from a checkpoint after all: no longer those of the file.
                 if self.precision != "float32":
                     raise ConfigurationError(
@@ -272,6 +358,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                     state_dict.setdefault(prefix + "transformer." + name, tensor)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._cache = None
+        self._piece_cache = None
 
     # ------------------------------------------------------------------ forward
 
@@ -291,7 +378,9 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             )
         rows = _rows(token_ids, mask, offsets, wordpiece_mask)
         batch, words = mask.shape
-        if self.train_parameters:
+        if self.train_layers:
+            stacked = self._partly_trained_features(rows, words).to(token_ids.device)
+        elif self.train_parameters:
             stacked = token_ids.new_zeros(
                 (batch, words, len(self.layers), self._output_dim), dtype=torch.float
             )
@@ -323,7 +412,14 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         """
         if self.train_parameters:
             raise ConfigurationError("a fine-tuned encoder (train_parameters true) has no feature cache")
-        return self._cached_features(_rows(token_ids, mask, offsets, wordpiece_mask))[1]
+        rows = _rows(token_ids, mask, offsets, wordpiece_mask)
+        if self.train_layers:
+            keys = [_key(pieces, offsets) for pieces, offsets in rows]
+            low, pieces = self.cache.get_many(keys), self.piece_cache.get_many(keys)
+            missing = len({k for k, a, b in zip(keys, low, pieces) if a is None or b is None})
+            self._cached_lower(rows)
+            return missing
+        return self._cached_features(rows)[1]
 
     def _cached_features(self, rows: List[Tuple[np.ndarray, np.ndarray]]) -> Tuple[List[np.ndarray], int]:
         """The cached entry of every row, computing the missing ones (each distinct sentence
@@ -350,54 +446,173 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                     found[i] = computed16[keys[i]]
         return found, len(missing)  # type: ignore[return-value]
 
+    def _row_windows(self, rows: List[Tuple[np.ndarray, np.ndarray]]) -> List[List[Tuple[int, int]]]:
+        """Each row's windows `(start, end)` into its content pieces, in order."""
+        return [_windows(len(pieces) - 2, offsets - 1, self.max_length - 2) for pieces, offsets in rows]
+
+    def _window_chunks(self, windows: List[List[Tuple[int, int]]]) -> List[List[Tuple[int, int, int, int]]]:
+        """The windows `(row, window, start, end)` grouped into encoder passes: shortest first,
+        so that each pass pads little; a pass holds up to `encode_batch_pieces` wordpieces,
+        padding included."""
+        order = sorted(
+            ((r, w, start, end) for r, row in enumerate(windows) for w, (start, end) in enumerate(row)),
+            key=lambda window: window[3] - window[2],
+        )
+        chunks = []
+        while order:
+            take = 1
+            while (
+                take < len(order)
+                and (take + 1) * (order[take][3] - order[take][2] + 2) <= self.encode_batch_pieces
+            ):
+                take += 1
+            chunks.append(order[:take])
+            order = order[take:]
+        return chunks
+
+    def _chunk_inputs(
+        self, rows: List[Tuple[np.ndarray, np.ndarray]], chunk: List[Tuple[int, int, int, int]]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Padded wordpiece ids and attention mask of a pass; every window gets the row's own
+        start and end pieces."""
+        width = max(end - start for _, _, start, end in chunk) + 2
+        ids = torch.full((len(chunk), width), self._pad_id(), dtype=torch.long)
+        attention = torch.zeros((len(chunk), width), dtype=torch.long)
+        for j, (r, _, start, end) in enumerate(chunk):
+            pieces = rows[r][0]
+            ids[j, 0] = int(pieces[0])
+            ids[j, 1 : 1 + end - start] = torch.from_numpy(pieces[1 + start : 1 + end].astype(np.int64))
+            ids[j, 1 + end - start] = int(pieces[-1])
+            attention[j, : end - start + 2] = 1
+        device = self._device()
+        return ids.to(device), attention.to(device)
+
+    def _device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
     def _encode(
         self, rows: List[Tuple[np.ndarray, np.ndarray]], grad: bool, layers: List[int]
     ) -> List[torch.Tensor]:
         """Word features `(words, len(layers), dim)` of each row (wordpieces, word offsets)."""
-        windows: List[Tuple[int, int, int]] = []  # (row, start, end) into the row's content
-        for r, (pieces, offsets) in enumerate(rows):
-            for start, end in _windows(len(pieces) - 2, offsets - 1, self.max_length - 2):
-                windows.append((r, start, end))
-        device = next(self.transformer.parameters()).device
+        device = self._device()
         content_states = [
             torch.zeros((len(p) - 2, len(layers), self._output_dim), device=device) for p, _ in rows
         ]
-        # Shortest first, so that each pass pads little; a pass holds up to
-        # `encode_batch_pieces` wordpieces, padding included.
-        order = sorted(windows, key=lambda w: w[2] - w[1])
         self.transformer.train(grad and self.training)
         with torch.enable_grad() if grad else torch.no_grad():
-            while order:
-                take = 1
-                while (
-                    take < len(order)
-                    and (take + 1) * (order[take][2] - order[take][1] + 2) <= self.encode_batch_pieces
-                ):
-                    take += 1
-                chunk, order = order[:take], order[take:]
-                width = max(end - start for _, start, end in chunk) + 2
-                ids = torch.full((len(chunk), width), self._pad_id(), dtype=torch.long)
-                attention = torch.zeros((len(chunk), width), dtype=torch.long)
-                for j, (r, start, end) in enumerate(chunk):
-                    pieces = rows[r][0]
-                    # Every window gets the row's own start and end pieces.
-                    ids[j, 0] = int(pieces[0])
-                    ids[j, 1 : 1 + end - start] = torch.from_numpy(
-                        pieces[1 + start : 1 + end].astype(np.int64)
-                    )
-                    ids[j, 1 + end - start] = int(pieces[-1])
-                    attention[j, : end - start + 2] = 1
-                hidden = self._hidden_states(ids.to(device), attention.to(device), layers)
-                for j, (r, start, end) in enumerate(chunk):
+            for chunk in self._window_chunks(self._row_windows(rows)):
+                ids, attention = self._chunk_inputs(rows, chunk)
+                output = self.transformer(input_ids=ids, attention_mask=attention, output_hidden_states=True)
+                hidden = torch.stack([output.hidden_states[k] for k in layers], dim=2)
+                for j, (r, _, start, end) in enumerate(chunk):
                     content_states[r][start:end] = hidden[j, 1 : 1 + end - start]
         return [self._pool_words(states, offsets) for (_, offsets), states in zip(rows, content_states)]
 
-    def _hidden_states(
-        self, ids: torch.LongTensor, attention: torch.LongTensor, layers: List[int]
-    ) -> torch.Tensor:
-        """The hidden states `layers` of one padded pass, `(batch, width, len(layers), dim)`."""
-        output = self.transformer(input_ids=ids, attention_mask=attention, output_hidden_states=True)
-        return torch.stack([output.hidden_states[k] for k in layers], dim=2)
+    # ------------------------------------------------------------------ train_layers
+
+    def _partly_trained_features(self, rows: List[Tuple[np.ndarray, np.ndarray]], words: int) -> torch.Tensor:
+        """`(batch, words, len(layers), dim)`: the cached frozen layers' word features and the
+        trained top layers' (with gradients), in the order of `layers`."""
+        low, pieces = self._cached_lower(rows)
+        top = self._encode_top(rows, pieces)
+        stacked = torch.zeros((len(rows), words, len(self.layers), self._output_dim), device=self._device())
+        for b, (low_row, top_row) in enumerate(zip(low, top)):
+            frozen = torch.from_numpy(low_row[:, self._low_selected].astype(np.float32)).to(stacked.device)
+            stacked[b, : top_row.shape[0]] = torch.cat([frozen, top_row], dim=1)[:, self._mix_order]
+        return stacked
+
+    def _cached_lower(
+        self, rows: List[Tuple[np.ndarray, np.ndarray]]
+    ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """Each row's cached word features of the frozen layers and its boundary piece states;
+        rows missing from either cache go through the frozen lower layers once, filling both."""
+        keys = [_key(pieces, offsets) for pieces, offsets in rows]
+        low = self.cache.get_many(keys)
+        pieces = self.piece_cache.get_many(keys)
+        missing = [i for i in range(len(rows)) if low[i] is None or pieces[i] is None]
+        if missing:
+            computed_low, computed_pieces = self._encode_lower([rows[i] for i in missing])
+            # Through float16 hit or miss, so the first epoch and later ones see the same input.
+            low16 = [value.to(torch.float16).cpu().numpy() for value in computed_low]
+            pieces16 = [value.to(torch.float16).cpu().numpy()[:, None] for value in computed_pieces]
+            self.cache.put_many((keys[i], value) for i, value in zip(missing, low16))
+            self.piece_cache.put_many((keys[i], value) for i, value in zip(missing, pieces16))
+            for i, low_value, piece_value in zip(missing, low16, pieces16):
+                low[i], pieces[i] = low_value, piece_value
+        return low, pieces  # type: ignore
+
+    def _lower_states(self, ids: torch.Tensor, attention: torch.Tensor) -> List[torch.Tensor]:
+        """Hidden states 0..boundary, as the transformer's own forward computes them."""
+        extended = self.transformer.get_extended_attention_mask(attention, ids.shape)
+        hidden = self.transformer.embeddings(input_ids=ids)
+        states = [hidden]
+        for layer in self.transformer.encoder.layer[: self._boundary]:
+            hidden = layer(hidden, attention_mask=extended)[0]
+            states.append(hidden)
+        return states
+
+    def _encode_lower(
+        self, rows: List[Tuple[np.ndarray, np.ndarray]]
+    ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """Frozen pass: word features `(words, len(low cache layers), dim)` and boundary piece
+        states `(window pieces, dim)` of each row."""
+        windows = self._row_windows(rows)
+        device = self._device()
+        dim = self._output_dim
+        content = [
+            torch.zeros((len(p) - 2, len(self._low_cache_layers), dim), device=device) for p, _ in rows
+        ]
+        spans = _window_spans(windows)
+        boundary = [
+            torch.zeros((spans[r][-1][1] if spans[r] else 0, dim), device=device) for r in range(len(rows))
+        ]
+        self.transformer.eval()
+        with torch.no_grad():
+            for chunk in self._window_chunks(windows):
+                ids, attention = self._chunk_inputs(rows, chunk)
+                states = self._lower_states(ids, attention)
+                hidden = (
+                    torch.stack([states[k] for k in self._low_cache_layers], dim=2)
+                    if self._low_cache_layers
+                    else None
+                )
+                for j, (r, w, start, end) in enumerate(chunk):
+                    if hidden is not None:
+                        content[r][start:end] = hidden[j, 1 : 1 + end - start]
+                    first, last = spans[r][w]
+                    boundary[r][first:last] = states[self._boundary][j, : last - first]
+        return [self._pool_words(c, offsets) for (_, offsets), c in zip(rows, content)], boundary
+
+    def _encode_top(
+        self, rows: List[Tuple[np.ndarray, np.ndarray]], pieces: List[np.ndarray]
+    ) -> List[torch.Tensor]:
+        """Trained pass: the top layers on the cached boundary states, with gradients; word
+        features `(words, len(top mixed layers), dim)` of each row."""
+        windows = self._row_windows(rows)
+        spans = _window_spans(windows)
+        device = self._device()
+        dim = self._output_dim
+        wanted = self._top_selected
+        content = [torch.zeros((len(p) - 2, len(wanted), dim), device=device) for p, _ in rows]
+        inputs = [torch.from_numpy(value[:, 0].astype(np.float32)).to(device) for value in pieces]
+        layers = self.transformer.encoder.layer[self._boundary :]
+        for layer in layers:
+            layer.train(self.training)
+        for chunk in self._window_chunks(windows):
+            _, attention = self._chunk_inputs(rows, chunk)
+            hidden = torch.zeros((len(chunk), attention.shape[1], dim), device=device)
+            for j, (r, w, _, _) in enumerate(chunk):
+                first, last = spans[r][w]
+                hidden[j, : last - first] = inputs[r][first:last]
+            extended = self.transformer.get_extended_attention_mask(attention, attention.shape)
+            states: Dict[int, torch.Tensor] = {}
+            for index, layer in enumerate(layers, start=self._boundary + 1):
+                hidden = layer(hidden, attention_mask=extended)[0]
+                states[index] = hidden
+            stacked = torch.stack([states[k] for k in wanted], dim=2)
+            for j, (r, _, start, end) in enumerate(chunk):
+                content[r][start:end] = stacked[j, 1 : 1 + end - start]
+        return [self._pool_words(c, offsets) for (_, offsets), c in zip(rows, content)]
 
     def _pool_words(self, states: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
         """One vector per word from its pieces' states (first piece, or their average); zeros
@@ -481,7 +696,7 @@ def _load_frozen_transformer(config, weights: str, source: str) -> torch.nn.Modu
     return model
 
 
-def quantize_linear_layers(module: torch.nn.Module, what: str) -> int:
+def quantize_linear_layers(module: torch.nn.Module, what: str, skip: Tuple[str, ...] = ()) -> int:
     """
     Replaces every `torch.nn.Linear` inside `module` by torch's dynamic int8 version
     (`quantize_dynamic`), one at a time so that a layer that cannot be quantised is named.
@@ -493,10 +708,16 @@ def quantize_linear_layers(module: torch.nn.Module, what: str) -> int:
         Quantised in place (a later change may pass only the frozen part of an encoder).
     what : `str`
         The checkpoint, for the messages.
+    skip : `Tuple[str, ...]`, optional (default = `()`)
+        Prefixes of module names left in float32 (the fine-tuned top layers of `train_layers`).
     """
     from torch.ao.quantization import quantize_dynamic
 
-    linears = [(name, child) for name, child in module.named_modules() if type(child) is torch.nn.Linear]
+    linears = [
+        (name, child)
+        for name, child in module.named_modules()
+        if type(child) is torch.nn.Linear and not (name + ".").startswith(skip)
+    ]
     if not linears:
         raise ConfigurationError(f"{what}: precision int8 found no Linear layer to quantise; use float32")
     for name, linear in linears:
@@ -543,6 +764,24 @@ def _rows(token_ids, mask, offsets, wordpiece_mask) -> List[Tuple[np.ndarray, np
         (ids[b][pieces_mask[b]].astype(np.int32), spans[b, : words[b]].astype(np.int32))
         for b in range(ids.shape[0])
     ]
+
+
+def _has_layer_stack(model: torch.nn.Module, num_layers: int) -> bool:
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    return hasattr(model, "embeddings") and layers is not None and len(layers) == num_layers
+
+
+def _window_spans(windows: List[List[Tuple[int, int]]]) -> List[List[Tuple[int, int]]]:
+    """Where each window's pieces (start and end pieces included) lie in its row's
+    concatenated piece states."""
+    spans: List[List[Tuple[int, int]]] = []
+    for row in windows:
+        position, row_spans = 0, []
+        for start, end in row:
+            row_spans.append((position, position + end - start + 2))
+            position += end - start + 2
+        spans.append(row_spans)
+    return spans
 
 
 def _key(pieces: np.ndarray, offsets: np.ndarray) -> bytes:
