@@ -176,18 +176,19 @@ def train_encoder_fixture(workdir: str, encoder: str) -> str:
 TIMED_PHASES = """
 import json, sys, time
 phases = []
+inner = {}
 start = last = time.perf_counter()
 def mark(name):
     global last
     now = time.perf_counter()
-    phases.append((name, now - last))
+    phases.append((name, now - last, dict(inner)))
+    inner.clear()
     last = now
 import allennlp.commands
 mark("import allennlp.commands")
 from allennlp.common.plugins import import_plugins
 import_plugins()
 mark("import_plugins() (allennlp-models and this package)")
-inner = {}
 def timed(module, name, label):
     function = getattr(module, name)
     def wrapper(*args, **kwargs):
@@ -214,7 +215,7 @@ predictor = Predictor.from_archive(archive)
 mark("predictor")
 line = predictor.dump_line(predictor.predict_json(predictor.load_line(sys.argv[2])))
 mark("first prediction")
-sys.stderr.write("XNER_PHASES " + json.dumps({"phases": phases, "inner": inner}) + "\\n")
+sys.stderr.write("XNER_PHASES " + json.dumps(phases) + "\\n")
 """
 
 
@@ -233,16 +234,10 @@ def breakdown(archive: str, text: str, overrides: str = "") -> List[Tuple[str, f
     lines = [line for line in result.stderr.splitlines() if line.startswith("XNER_PHASES ")]
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"the phase timing exited with {result.returncode}:\n{result.stderr[-2000:]}")
-    report = json.loads(lines[0].split(" ", 1)[1])
     rows: List[Tuple[str, float]] = []
-    for name, seconds in report["phases"]:
+    for name, seconds, inner in json.loads(lines[0].split(" ", 1)[1]):
         rows.append((name, seconds))
-        if name == "load_archive":
-            rows.extend(
-                (label, value) for label, value in report["inner"].items() if "fingerprint" not in label
-            )
-        if name == "first prediction":
-            rows.extend((label, value) for label, value in report["inner"].items() if "fingerprint" in label)
+        rows.extend(inner.items())
     return rows
 
 
