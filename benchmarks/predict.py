@@ -99,7 +99,8 @@ from xner_allennlp.models.crf_tagger import infer_target_language
 from xner_allennlp.training.threads import auto_threads
 
 TARGET = 2000.0
-FIRST_PREDICTION_TARGET = 1.5  # seconds beyond allennlp's bare import
+FIRST_PREDICTION_TARGET = 1.5  # seconds beyond allennlp's own imports
+ENCODER_FIRST_PREDICTION_TARGET = 3.0  # the same, for an encoder archive (issue 25)
 # Every word is in fixtures/conll (so in a fixture archive's romanization table).
 KNOWN_WORDS = "Inés Gutiérrez llegó a París con Muñoz ."
 UNSEEN_WORD = "Inés Gutiérrez llegó a Москва ."
@@ -387,7 +388,7 @@ def first_prediction(archive: str, workdir: str, repeats: int, overrides: str = 
     return times
 
 
-def report_first_prediction(times: Dict[str, List[Tuple]]) -> bool:
+def report_first_prediction(times: Dict[str, List[Tuple]], target: float = FIRST_PREDICTION_TARGET) -> bool:
     wall = {name: statistics.median(w for w, _, _ in values) for name, values in times.items()}
 
     def medians(column: int) -> Tuple[Dict[str, float], Dict[str, float]]:
@@ -418,10 +419,10 @@ def report_first_prediction(times: Dict[str, List[Tuple]]) -> bool:
         "`import allennlp.commands` and what its `import_plugins()` imports before it asks for "
         "the `.allennlp_plugins` ones, i.e. all of allennlp and allennlp-models)"
     )
-    met = beyond_own[KNOWN] <= FIRST_PREDICTION_TARGET
+    met = beyond_own[KNOWN] <= target
     print(
         f"first prediction: {beyond_own[KNOWN]:+.2f} s beyond allennlp's own imports (target <= "
-        f"{FIRST_PREDICTION_TARGET} s: {'met' if met else 'NOT met'}), {beyond_bare[KNOWN]:+.2f} s "
+        f"{target} s: {'met' if met else 'NOT met'}), {beyond_bare[KNOWN]:+.2f} s "
         f"beyond `import allennlp.commands` alone; load average {load_average()}"
     )
     return met
@@ -476,7 +477,10 @@ def main() -> int:
             met = True
             if args.first_prediction:
                 print(f"first prediction of {archive}: {args.repeats} rounds after a warm-up", flush=True)
-                met = report_first_prediction(first_prediction(archive, workdir, args.repeats, overrides))
+                target = FIRST_PREDICTION_TARGET if args.encoder is None else ENCODER_FIRST_PREDICTION_TARGET
+                met = report_first_prediction(
+                    first_prediction(archive, workdir, args.repeats, overrides), target
+                )
             print_breakdown(breakdown(archive, KNOWN_WORDS, overrides))
             return 0 if met else 1
     rng = random.Random(13)
