@@ -201,7 +201,8 @@ def fill_feature_cache(params: Params, batch_size: int = 256) -> List[Dict[str, 
                     chunk = fields[first : first + batch_size]
                     tensors = Batch([Instance({"tokens": field}) for field in chunk])
                     tensors.index_instances(vocabulary)
-                    computed += embedder.precompute(**tensors.as_tensor_dict()["tokens"][name])
+                    indexed: Dict[str, Any] = tensors.as_tensor_dict()
+                    computed += embedder.precompute(**indexed["tokens"][name])
                     bar.update(len(chunk))
             rows.append(
                 {

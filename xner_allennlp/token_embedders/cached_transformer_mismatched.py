@@ -269,7 +269,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             )
             for name, module in self.transformer.named_modules():
                 if not (name + ".").startswith(self._top_prefixes):
-                    module._load_from_state_dict = _keep_quantized_weights  # type: ignore[method-assign]
+                    module._load_from_state_dict = _keep_quantized_weights
 
     def get_output_dim(self) -> int:
         return self._output_dim
