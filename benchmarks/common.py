@@ -270,7 +270,7 @@ def write_vectors(path: str, sentences, rng: np.random.Generator, dim: int = DIM
     dim : `int`, optional (default = `300`)
         The vectors' dimension.
     """
-    from xner_allennlp.dataset_readers.normalization import normalize_word
+    from xner_allennlp.common.normalization import normalize_word
 
     words = set()
     for sentence in sentences:

@@ -31,8 +31,8 @@ TARGET_SECONDS = 3600
 def vector_file(path: str, words, seed: int) -> None:
     if os.path.isfile(path):
         return
+    from xner_allennlp.common.normalization import normalize_word
     from xner_allennlp.common.word_vectors import WordVectors, write_word_vectors
-    from xner_allennlp.dataset_readers.normalization import normalize_word
 
     unique = list(dict.fromkeys(normalize_word(w) for w in words))[:ROWS]
     unique += [f"filler{i}" for i in range(ROWS - len(unique))]

@@ -90,7 +90,7 @@ from allennlp.training.callbacks import TrainerCallback
 if "--child" not in sys.argv:
     # A child run in a stock environment (--stock-python) needs only allennlp-models.
     import xner_allennlp  # noqa: F401 - registers the package's components
-    from xner_allennlp.dataset_readers.normalization import normalize_word
+    from xner_allennlp.common.normalization import normalize_word
 else:
     import importlib.util
 

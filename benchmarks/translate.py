@@ -24,8 +24,8 @@ from common import argument_parser, data_path, exit_with, read_words, scratch_di
 
 import numpy as np
 
+from xner_allennlp.common.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
 from xner_allennlp.common.word_vectors import WordVectors
-from xner_allennlp.dataset_readers.normalization import NUMBER_TOKEN, URL_TOKEN, normalize_word
 from xner_allennlp.translation import ContextDictionaryTranslator, read_dictionary
 
 ROWS, DIM = 200_000, 300

@@ -70,6 +70,8 @@ def trained_archive() -> pathlib.Path:
             return _archive
         from allennlp.commands.train import train_model_from_file
 
+        import xner_allennlp  # noqa: F401 - defines the configs' XNER_* variables
+
         work = pathlib.Path(tempfile.mkdtemp(prefix="xner_fixture_model_"))
         atexit.register(shutil.rmtree, work, True)
         data = work / "fixtures"

@@ -71,17 +71,16 @@ local profiles = {
     else error ('XNER_PROFILE ' + name + ' is not one of: ' + std.join(', ', std.objectFields(profiles))),
 
   // XNER_DISTRIBUTED: allennlp's `distributed` key from a comma-separated device list, one
-  // worker per entry ("-1,-1": two CPU workers over gloo; "0,1": two GPUs over nccl). allennlp
-  // 2.10 evaluates the test set in the primary worker alone after the others have left,
-  // which its all-reducing metrics cannot do, so distributed runs skip evaluate_on_test (run
-  // `allennlp evaluate` on the archive instead).
+  // worker per entry ("-1,-1": two CPU workers over gloo; "0,1": two GPUs over nccl). The test
+  // set is evaluated as in one process, by the primary alone after the archive is written
+  // (xner_allennlp/training/train_loop.py), so `-o '{"distributed": ...}'` does the same.
   distributed(value=ext('XNER_DISTRIBUTED', 'none'))::
     local ids = std.split(std.strReplace(value, ' ', ''), ',');
     local valid = value != '' && std.all([std.length(x) > 0 && std.all([std.member('-0123456789', c) for c in std.stringChars(x)]) for x in ids]);
     if value == 'none' then {}
     else if !valid then error ('XNER_DISTRIBUTED must be none or comma-separated device ids (-1 for a CPU worker), got ' + std.toString(value))
     else if std.length(ids) < 2 then error ('XNER_DISTRIBUTED needs at least two workers, got ' + value)
-    else { distributed: { cuda_devices: [std.parseInt(x) for x in ids] }, evaluate_on_test: false },
+    else { distributed: { cuda_devices: [std.parseInt(x) for x in ids] } },
 
   // Every config's trainer callbacks. Torch threads for the cores not busy with other jobs
   // ("auto"), or XNER_NUM_THREADS; and the random number generator states saved with each

@@ -13,9 +13,9 @@ from allennlp.data.dataset_readers.dataset_reader import WorkerInfo
 
 from tests.conftest import FIXTURES
 from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.common.normalization import normalize_word
 from xner_allennlp.data.romanized_token import RomanizedToken
 from xner_allennlp.data.token_indexers import RomanizedCharactersIndexer
-from xner_allennlp.dataset_readers.normalization import normalize_word
 from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
 from xner_allennlp.romanization.romanizer import Romanizer
 

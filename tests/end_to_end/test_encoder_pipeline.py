@@ -24,6 +24,7 @@ from allennlp.models.archival import load_archive
 from allennlp.predictors import Predictor
 from transformers import AutoTokenizer
 
+from tests.commands.test_cli import one_line_error
 from tests.conftest import FIXTURES, ROOT
 from tests.predictors.test_predictor import SENTENCES, check_offsets, stub_tags
 from tests.xner_model_fixture import environment, short_copy
@@ -202,6 +203,14 @@ def test_moved_checkpoint_and_empty_store_is_a_clear_error(trained, monkeypatch)
     assert "encoder weights" in message and sha[:12] in message
     assert str(empty) in message and "XNER_ENCODER_STORE" in message
     assert "xner-encoder" in message
+
+
+def test_serving_without_the_encoder_weights_is_one_line(trained, monkeypatch, capsys):
+    monkeypatch.setenv("XNER_ENCODER_STORE", str(trained.work / "empty-store-serve"))
+    with checkpoint_moved(trained):
+        line = one_line_error(monkeypatch, capsys, "xner-serve", trained.archive, "--port", "0")
+    assert line.startswith("error: the encoder weights this model was trained with"), line
+    assert "XNER_ENCODER_STORE" in line
 
 
 def test_encoder_directory_without_config(trained, monkeypatch):

