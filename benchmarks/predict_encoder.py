@@ -13,8 +13,11 @@ sentences, measured in the same run:
 Input: the sentences of ../shared/data/conll2002/esp.testa (`XNER_DATA` overrides the root)
 joined with spaces, one per line, re-tokenized by the predictor.
 
+`--precision int8` tags with the archive's encoder in int8 (the embedder's `precision`, an
+override; the baseline is then the int8 transformer too).
+
     .venv/bin/python benchmarks/predict_encoder.py runs/en_to_es-full-encoder/model.tar.gz \
-        [--sentences 600] [--batch-size 32]
+        [--sentences 600] [--batch-size 32] [--precision int8]
 """
 
 import json
@@ -41,13 +44,16 @@ def main() -> int:
     parser.add_argument("archive")
     parser.add_argument("--sentences", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--precision", choices=["float32", "int8"], default=None, help="default: as trained")
     args = parser.parse_args()
     torch.set_num_threads(auto_threads())
     sentences = read_words(data_path("conll2002", "esp.testa"))
     lines = [" ".join(words) for words in sentences[: args.sentences]]
 
-    overrides = json.dumps({"model.text_field_embedder.token_embedders.encoder.cache_dir": None})
-    archive = load_archive(args.archive, overrides=overrides)
+    overrides = {"model.text_field_embedder.token_embedders.encoder.cache_dir": None}
+    if args.precision is not None:
+        overrides["model.text_field_embedder.token_embedders.encoder.precision"] = args.precision
+    archive = load_archive(args.archive, overrides=json.dumps(overrides))
     predictor = Predictor.from_archive(archive, "xner_tagger")
     embedder = next(m for m in archive.model.modules() if isinstance(m, CachedTransformerMismatchedEmbedder))
 
@@ -78,7 +84,7 @@ def main() -> int:
 
     print(
         f"{len(lines)} sentences, {tokens} tokens, batch size {args.batch_size}, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads, precision {embedder.precision}"
     )
     print(f"  encoder forward alone (baseline)  {baseline:8.0f} tokens/s  1.00x")
     print(f"  xner_tagger predict (ours)         {ours:8.0f} tokens/s  {ours / baseline:.2f}x")

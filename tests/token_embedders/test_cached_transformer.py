@@ -6,6 +6,7 @@ memory and on disk under a fingerprint of the encoder's weights and the feature 
 """
 
 import math
+import random
 import shutil
 
 import pytest
@@ -20,6 +21,7 @@ from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbe
 
 from tests.conftest import FIXTURES
 from xner_allennlp.token_embedders.cached_transformer_mismatched import (
+    PRECISIONS,
     CachedTransformerMismatchedEmbedder,
 )
 
@@ -226,3 +228,205 @@ class TestCachedTransformerMismatched(AllenNlpTestCase):
         inputs = {"encoder": self.inputs}
         assert torch.equal(fresh(inputs), wrapped(inputs))
         assert all(not p.requires_grad for p in mix.transformer.parameters())
+
+
+# int8 against float32 on the tiny encoder (features of mean magnitude about 0.6): each word's
+# vector within 0.02 and at cosine >= 0.999 of its float32 vector.
+INT8 = dict(rtol=0.0, atol=0.02)
+INT8_MIN_COSINE = 0.999
+
+
+def mixed_lengths(count=24, seed=3):
+    """A shuffled mix of sentences of 1 to 42 words, the fixture sentences among them."""
+    rng = random.Random(seed)
+    words = ("Inés visitó Würzburg con la Unión Europea y Joaquín Muñoz en Passau . " * 3).split()
+    sentences = SENTENCES + [" ".join(words[: rng.randint(1, len(words))]) for _ in range(count)]
+    rng.shuffle(sentences)
+    return sentences
+
+
+class TestPrecisionAndBatching(AllenNlpTestCase):
+    def setup_method(self):
+        super().setup_method()
+        self.inputs = batch(SENTENCES)
+        self.mask = self.inputs["mask"]
+
+    def test_int8_agrees_with_float32_within_tolerance(self):
+        full = embedder()(**self.inputs)
+        quantized = embedder(precision="int8")
+        linears = [m for m in quantized.transformer.modules() if isinstance(m, torch.nn.Linear)]
+        dynamic = [
+            m for m in quantized.transformer.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
+        ]
+        # Every Linear replaced (2 layers x 5, and the pooler) but the feed-forward
+        # down-projections (64 inputs, the intermediate size).
+        assert [m.in_features for m in linears] == [64, 64]
+        assert len(dynamic) == 11
+        ours = quantized(**self.inputs)
+        assert not torch.equal(ours, full)  # really another computation
+        torch.testing.assert_close(ours[self.mask], full[self.mask], **INT8)
+        cosine = torch.nn.functional.cosine_similarity(ours[self.mask], full[self.mask], dim=-1)
+        assert cosine.min() >= INT8_MIN_COSINE
+        assert ours[~self.mask].abs().sum() == 0
+
+    def test_cache_of_one_precision_is_never_read_for_the_other(self, monkeypatch):
+        monkeypatch.setenv("XNER_ENCODER_STORE", str(self.TEST_DIR / "store"))
+        directory = str(self.TEST_DIR / "features")
+        full = embedder(cache_dir=directory)
+        expected = full(**self.inputs)
+        quantized = embedder(cache_dir=directory, precision="int8")
+        assert quantized.fingerprint() != full.fingerprint()
+        assert quantized.cache.path != full.cache.path
+        int8_features = quantized(**self.inputs)
+        assert (quantized.cache.hits, quantized.cache.misses) == (0, len(SENTENCES))
+        assert not torch.equal(int8_features, expected)
+        # Each precision then reads its own file only.
+        for precision, features in (("float32", expected), ("int8", int8_features)):
+            again = embedder(cache_dir=directory, precision=precision)
+            assert torch.equal(again(**self.inputs), features)
+            assert (again.cache.hits, again.cache.misses) == (len(SENTENCES), 0)
+        assert len(list((self.TEST_DIR / "features").glob("*.sqlite"))) == 2
+
+    def test_memoised_fingerprint_equals_the_hashed_one(self, monkeypatch):
+        monkeypatch.setenv("XNER_ENCODER_STORE", str(self.TEST_DIR / "store"))
+        for precision in PRECISIONS:
+            first = embedder(precision=precision)
+            assert first._weights_sha is not None
+            remembered = first.fingerprint()
+            assert list((self.TEST_DIR / "store" / ".memo").glob("fingerprint-*.json"))
+            # Without the weights file's identity the tensors are hashed again.
+            hashed = embedder()
+            hashed._weights_sha = hashed._fingerprint = None
+            if precision == "float32":
+                assert hashed.fingerprint() == remembered
+            assert embedder(precision=precision).fingerprint() == remembered
+
+    def test_bad_precision_settings(self):
+        with pytest.raises(ConfigurationError, match=r"precision 'int4' is not one of float32, int8"):
+            embedder(precision="int4")
+        with pytest.raises(ConfigurationError, match="needs a frozen encoder"):
+            embedder(precision="int8", train_parameters=True)
+
+    def test_checkpoint_that_cannot_be_quantised_names_the_module(self):
+        broken = self.TEST_DIR / "broken"
+        shutil.copytree(TINY, broken)
+        state = torch.load(broken / "pytorch_model.bin")
+        state["encoder.layer.1.intermediate.dense.weight"][3, 5] = float("nan")
+        state["encoder.layer.1.output.dense.weight"][3, 5] = float("nan")  # float32: no check
+        torch.save(state, broken / "pytorch_model.bin")
+        with pytest.raises(
+            ConfigurationError, match=r"module encoder\.layer\.1\.intermediate\.dense cannot be quantised"
+        ):
+            CachedTransformerMismatchedEmbedder(str(broken), precision="int8")
+
+    def test_int8_archive_state_round_trip(self):
+        quantized = embedder(layers=[1, 2], layer_mix="scalar_mix", precision="int8")
+        with torch.no_grad():
+            quantized._scalar_mix.scalar_parameters[1].fill_(1.5)
+        wrapped = BasicTextFieldEmbedder({"encoder": quantized})
+        state = wrapped.state_dict()
+        assert not [key for key in state if ".transformer." in key]
+        fresh = BasicTextFieldEmbedder(
+            {"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix", precision="int8")}
+        )
+        fresh.load_state_dict(state)
+        inputs = {"encoder": self.inputs}
+        assert torch.equal(fresh(inputs), wrapped(inputs))
+        # A model trained on float32 features, tagged with int8: its checkpoint's metadata is
+        # that of float32 Linear layers.
+        full = BasicTextFieldEmbedder({"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix")})
+        fresh.load_state_dict(full.state_dict())
+        assert fresh.token_embedder_encoder._scalar_mix.scalar_parameters[1].item() == 0.0
+        torch.testing.assert_close(fresh(inputs), full(inputs), **INT8)
+        # A checkpoint that holds float weights of the frozen encoder cannot go into int8 layers.
+        with pytest.raises(ConfigurationError, match="cannot be loaded into its int8 layers"):
+            fresh.load_state_dict(
+                dict(state, **{"token_embedder_encoder.transformer.pooler.dense.bias": torch.zeros(32)})
+            )
+
+    def test_checkpoints_in_every_format_load_the_same_weights(self):
+        from transformers import AutoModel
+
+        reference = AutoModel.from_pretrained(TINY).state_dict()
+        state = torch.load(f"{TINY}/pytorch_model.bin")
+        variants = {
+            # torch's legacy (not memory-mappable) format, and a file without the pooler.
+            "legacy": (state, dict(_use_new_zipfile_serialization=False)),
+            "no-pooler": ({k: v for k, v in state.items() if not k.startswith("pooler.")}, {}),
+        }
+        expected = embedder()(**self.inputs)
+        for name, (weights, options) in variants.items():
+            directory = self.TEST_DIR / name
+            shutil.copytree(TINY, directory)
+            torch.save(weights, directory / "pytorch_model.bin", **options)
+            loaded = CachedTransformerMismatchedEmbedder(str(directory), cache_dir=None).eval()
+            for key, value in loaded.transformer.state_dict().items():
+                assert not value.is_meta
+                if not key.startswith("pooler."):
+                    assert torch.equal(value, reference[key]), (name, key)
+            assert torch.equal(loaded(**self.inputs), expected)
+
+    def test_batches_return_each_sentence_as_encoded_alone_in_input_order(self):
+        sentences = mixed_lengths()
+        lengths = [len(s.split()) for s in sentences]
+        assert len(set(lengths)) > 10 and lengths != sorted(lengths)
+        inputs = batch(sentences)
+        for precision, max_length in (("float32", 512), ("float32", 12), ("int8", 512), ("int8", 12)):
+            # Small passes: the sorted windows of one batch go through the encoder in several.
+            together = embedder(precision=precision, max_length=max_length, encode_batch_pieces=64)(**inputs)
+            for i, sentence in enumerate(sentences):
+                alone = embedder(precision=precision, max_length=max_length)(**batch([sentence]))[0]
+                assert together.shape[1] >= alone.shape[0] == lengths[i]
+                assert together[i, lengths[i] :].abs().sum() == 0
+                if precision == "float32":
+                    # Exactly: padding and the order of the passes change nothing.
+                    assert torch.equal(together[i, : lengths[i]], alone), (max_length, i)
+                else:
+                    # int8 quantises each pass's activations with one scale, so the other
+                    # sentences of a pass move a feature by rounding noise.
+                    torch.testing.assert_close(together[i, : lengths[i]], alone, **INT8)
+        # The order is the input's: the same sentences reversed give the rows reversed.
+        forward = embedder(encode_batch_pieces=64)(**inputs)
+        backward = embedder(encode_batch_pieces=64)(**batch(sentences[::-1]))
+        for i, length in enumerate(lengths):
+            assert torch.equal(forward[i, :length], backward[len(sentences) - 1 - i, :length])
+
+    def test_a_sentence_repeated_in_a_batch_is_encoded_once(self, monkeypatch):
+        encoder = embedder()
+        encoded = []
+        original = encoder._encode
+
+        def spy(rows, **kwargs):
+            encoded.append(len(rows))
+            return original(rows, **kwargs)
+
+        monkeypatch.setattr(encoder, "_encode", spy)
+        twice = SENTENCES + SENTENCES[:2]
+        features = encoder(**batch(twice))
+        assert encoded == [len(SENTENCES)]
+        assert torch.equal(features[len(SENTENCES) :], features[:2])
+        assert encoder.precompute(**batch(twice)) == 0 and encoded == [len(SENTENCES)]
+        assert embedder().precompute(**batch(twice)) == len(SENTENCES)
+
+    def test_int8_with_fine_tuned_top_layers(self):
+        # train_layers: the frozen lower part runs in int8, the trained top layer in float32.
+        partial = embedder(layers=[1, 2], layer_mix="scalar_mix", train_layers=1, precision="int8").train()
+        layer = partial.transformer.encoder.layer
+        assert type(layer[0].intermediate.dense) is not torch.nn.Linear
+        assert type(layer[1].intermediate.dense) is torch.nn.Linear
+        partial(**self.inputs).sum().backward()
+        assert all(p.grad is not None for p in layer[1].parameters() if p.requires_grad)
+        with torch.no_grad():
+            layer[1].output.dense.bias.add_(0.5)
+        state = BasicTextFieldEmbedder({"encoder": partial}).state_dict()
+        kept = {key.split("transformer.")[1] for key in state if ".transformer." in key}
+        assert kept and all(key.startswith("encoder.layer.1.") for key in kept)
+        fresh = BasicTextFieldEmbedder(
+            {"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix", train_layers=1, precision="int8")}
+        )
+        fresh.load_state_dict(state)
+        inputs = {"encoder": self.inputs}
+        partial.eval()
+        assert torch.equal(fresh.eval()(inputs), BasicTextFieldEmbedder({"encoder": partial})(inputs))
+        full = embedder(layers=[1, 2], layer_mix="scalar_mix", train_layers=1)
+        assert full.fingerprint() != fresh.token_embedder_encoder.fingerprint()

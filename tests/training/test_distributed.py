@@ -32,7 +32,7 @@ from tests.xner_model_fixture import FIXTURES, ROOT, short_fixtures
 from xner_allennlp.common import word_vectors
 from xner_allennlp.common.word_vectors import load_word_vectors
 from xner_allennlp.dataset_readers.xner_conll import XnerConllReader
-from xner_allennlp.modules.feature_cache import FeatureCache
+from xner_allennlp.token_embedders.feature_cache import FeatureCache
 from xner_allennlp.training.span_f1 import DistributedSpanBasedF1Measure
 
 ALLENNLP = str(pathlib.Path(sys.executable).parent / "allennlp")

@@ -1,4 +1,5 @@
 from xner_allennlp.commands.align import XnerAlign
+from xner_allennlp.commands.cache import XnerCache
 from xner_allennlp.commands.encoder import XnerEncoder
 from xner_allennlp.commands.predict import XnerPredict
 from xner_allennlp.commands.report import XnerReport
@@ -9,6 +10,7 @@ from xner_allennlp.commands.translate import XnerTranslate
 
 __all__ = [
     "XnerAlign",
+    "XnerCache",
     "XnerEncoder",
     "XnerPredict",
     "XnerReport",

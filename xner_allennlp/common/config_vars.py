@@ -54,6 +54,9 @@ CONFIG_VARIABLES = {
     "XNER_TRANSLATION": (
         "encoder configs: append (default: English + its reverse translation), replace or none"
     ),
+    "XNER_ENCODER_PRECISION": (
+        "encoder configs: float32 (default) or int8 (dynamic int8 Linear layers of the frozen encoder, CPU)"
+    ),
     "XNER_TRAIN_ENCODER": (
         "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)"
     ),

@@ -110,18 +110,70 @@ def default_store() -> str:
     )
 
 
-_SHA_MEMO: Dict[Tuple[str, int, int], str] = {}
+MEMO_DIR = ".memo"
+_SHA_MEMO: Dict[Tuple[str, int, int, int], str] = {}
+
+
+def _memo_path(kind: str, key: str) -> str:
+    name = hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
+    return os.path.join(default_store(), MEMO_DIR, f"{kind}-{name}.json")
+
+
+def memo_get(kind: str, key: str) -> Optional[str]:
+    """
+    A value that an earlier process computed for `key` (`memo_put`), or `None`. The memo lives
+    in the encoder store (`<store>/.memo/`), one small JSON file per key, written atomically,
+    so a process never reads half a value; the full key is stored and compared, so a hash
+    collision of the file name cannot serve another key's value.
+
+    # Parameters
+
+    kind : `str`
+        What is memoised (`sha256`, `fingerprint`): part of the file name.
+    key : `str`
+        Everything the value depends on.
+    """
+    try:
+        with open(_memo_path(kind, key), encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("key") != key or not isinstance(record.get("value"), str):
+        return None
+    return record["value"]
+
+
+def memo_put(kind: str, key: str, value: str) -> None:
+    """Remembers `value` for `key` (`memo_get`); a store that cannot be written only costs the
+    recomputation next time."""
+    try:
+        atomic_write_text(_memo_path(kind, key), json.dumps({"key": key, "value": value}))
+    except OSError as error:
+        logger.debug("encoder store memo not written: %s", error)
 
 
 def file_sha256(path: str) -> str:
+    """
+    The SHA-256 of the file `path`, memoised by its absolute path, size, modification time and
+    inode, in this process and on disk (`memo_get`): hashing multilingual-e5-small's 470 MB
+    takes about 2 s, which every `allennlp predict` of an encoder archive would pay. A file
+    rewritten in place gets a new modification time (and a replaced one a new inode), so it is
+    hashed again.
+    """
     stat = os.stat(path)
-    memo_key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    absolute = os.path.abspath(path)
+    memo_key = (absolute, stat.st_size, stat.st_mtime_ns, stat.st_ino)
     if memo_key not in _SHA_MEMO:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(chunk)
-        _SHA_MEMO[memo_key] = digest.hexdigest()
+        disk_key = json.dumps(memo_key)
+        sha = memo_get("sha256", disk_key)
+        if sha is None:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(chunk)
+            sha = digest.hexdigest()
+            memo_put("sha256", disk_key, sha)
+        _SHA_MEMO[memo_key] = sha
     return _SHA_MEMO[memo_key]
 
 

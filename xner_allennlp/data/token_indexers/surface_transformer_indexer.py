@@ -7,6 +7,26 @@ from allennlp.data.token_indexers.token_indexer import IndexedTokenList
 from xner_allennlp.pretrained.resolve import resolve_encoder
 
 
+def share_tokenizer(model_name: str, tokenizer_kwargs: Optional[Dict[str, Any]] = None) -> None:
+    """
+    allennlp's `PretrainedTransformerTokenizer` loads its tokenizer twice, through
+    `cached_transformers.get_tokenizer` with `add_special_tokens=False` and then `True` as
+    keyword arguments of `from_pretrained`, where transformers only keeps them for
+    `save_pretrained`: the same tokenizer. For multilingual-e5-small's 17 MB `tokenizer.json`
+    each load takes 1-2 s of every `allennlp predict`, so the second key is given the first
+    tokenizer.
+    """
+    from allennlp.common import cached_transformers
+    from allennlp.common.util import hash_object
+
+    kwargs = dict(tokenizer_kwargs or {})
+    kwargs.setdefault("use_fast", True)  # as PretrainedTransformerTokenizer asks
+    tokenizer = cached_transformers.get_tokenizer(model_name, add_special_tokens=False, **kwargs)
+    # The key get_tokenizer(model_name, add_special_tokens=True, **kwargs) computes.
+    key = (model_name, hash_object({"add_special_tokens": True, **kwargs}))
+    cached_transformers._tokenizer_cache.setdefault(key, tokenizer)
+
+
 @TokenIndexer.register("surface_transformer_mismatched")
 class SurfaceTransformerMismatchedIndexer(PretrainedTransformerMismatchedIndexer):
     """
@@ -42,8 +62,10 @@ class SurfaceTransformerMismatchedIndexer(PretrainedTransformerMismatchedIndexer
         serialization_dir: Optional[str] = None,
         **kwargs,
     ) -> None:
+        source = resolve_encoder(model_name, serialization_dir)
+        share_tokenizer(source, tokenizer_kwargs)
         super().__init__(
-            resolve_encoder(model_name, serialization_dir),
+            source,
             namespace=namespace,
             max_length=max_length,
             tokenizer_kwargs=tokenizer_kwargs,

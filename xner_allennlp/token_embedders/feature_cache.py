@@ -46,7 +46,8 @@ class FeatureCache:
     shape_tail : `Tuple[int, int]`
         `(num_layers, dim)` of every entry.
     max_memory_bytes : `int`, optional (default = `4 GB`)
-        Entries beyond this stay out of memory (and are read from disk, or recomputed).
+        Entries beyond this stay out of memory (and are read from disk, or recomputed); 0
+        keeps nothing in memory (filling a disk cache: `allennlp xner-cache`).
     cache_dir : `str`, optional (default = `None`)
         Directory of the on-disk cache; `None` keeps the cache in memory only.
     """
@@ -156,7 +157,7 @@ class FeatureCache:
                 )
 
     def _remember(self, key: bytes, value: np.ndarray) -> None:
-        if key in self.memory:
+        if key in self.memory or self.max_memory_bytes <= 0:
             return
         if self.memory_bytes + value.nbytes > self.max_memory_bytes:
             if not self._full_warned:
