@@ -107,7 +107,10 @@ def main() -> int:
             f"{train_layers:>12} {fill_epoch:>12.0f} {speed:>11.0f} {speed / frozen_speed:>8.2f}x "
             f"{estimate / 60:>9.1f} min"
         )
-    print(f"bound: an English epoch (cache fill included) in <= {BOUND_S // 60} min: {'met' if ok else 'NOT met'}")
+    print(
+        f"bound: an English epoch (cache fill included) in <= {BOUND_S // 60} min: "
+        f"{'met' if ok else 'NOT met'}"
+    )
     return 0 if ok else 1
 
 

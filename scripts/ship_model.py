@@ -78,7 +78,9 @@ def encoder_record(archive_file: str) -> Dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("archive_file")
     parser.add_argument("--name", required=True, help="models/<name>.tar.gz")
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))

@@ -36,7 +36,9 @@ def test_a_tie_is_the_multilingual_default():
 
 
 def test_function_words_tell_apart_the_languages_that_share_a_script():
-    lists = {code: set(entry["function_words"]) for code, entry in LANGUAGES.items() if "function_words" in entry}
+    lists = {
+        code: set(entry["function_words"]) for code, entry in LANGUAGES.items() if "function_words" in entry
+    }
     assert set(lists) == {"en", "es", "nl", "de"}
     for code, words in lists.items():
         others = set().union(*(w for c, w in lists.items() if c != code))

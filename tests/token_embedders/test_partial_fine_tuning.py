@@ -37,7 +37,9 @@ class TestPartialFineTuning(AllenNlpTestCase):
             # train_layers 0 is the frozen embedder itself; 1 and 2 split the same weights
             # into a cached lower part and a recomputed top part.
             for train_layers in (0, 1, 2):
-                partial = embedder(layers=[0, 1, 2], layer_mix="mean", max_length=max_length, train_layers=train_layers)
+                partial = embedder(
+                    layers=[0, 1, 2], layer_mix="mean", max_length=max_length, train_layers=train_layers
+                )
                 with torch.no_grad():
                     ours = partial(**self.inputs)
                 torch.testing.assert_close(ours[self.mask], expected[self.mask], **FP16)
@@ -48,7 +50,9 @@ class TestPartialFineTuning(AllenNlpTestCase):
     def test_only_the_top_layers_and_the_mix_receive_gradients(self):
         partial = embedder(layers=[1, 2], layer_mix="scalar_mix", train_layers=1).train()
         trainable = {name for name, p in partial.named_parameters() if p.requires_grad}
-        assert trainable and all(n.startswith(("transformer.encoder.layer.1.", "_scalar_mix.")) for n in trainable)
+        assert trainable and all(
+            n.startswith(("transformer.encoder.layer.1.", "_scalar_mix.")) for n in trainable
+        )
         partial(**self.inputs).sum().backward()
         for name, parameter in partial.named_parameters():
             if name.startswith("transformer.encoder.layer.1."):
@@ -65,7 +69,9 @@ class TestPartialFineTuning(AllenNlpTestCase):
 
     def test_bad_train_layers(self):
         for value in (-1, 3, 1.5, "2"):
-            with pytest.raises(ConfigurationError, match=r"train_layers \(XNER_TRAIN_LAYERS\) must be an integer in 0\.\.2"):
+            with pytest.raises(
+                ConfigurationError, match=r"train_layers \(XNER_TRAIN_LAYERS\) must be an integer in 0\.\.2"
+            ):
                 embedder(train_layers=value)
         with pytest.raises(ConfigurationError, match="set one of them"):
             embedder(train_layers=1, train_parameters=True)

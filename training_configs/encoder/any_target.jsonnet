@@ -26,5 +26,7 @@ encoder.tagger(
   train_reader=english,
   target_reader=english,
   characters=characters,
+  // No language of its own: the predictor detects each input's (`xner_tagger`'s `auto`).
+  target_language='auto',
   hp=encoder.hp { num_epochs: std.parseInt(ext('XNER_NUM_EPOCHS', '3')) },
 )

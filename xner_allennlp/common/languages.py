@@ -58,7 +58,9 @@ def language_of_code(file_code: str) -> Optional[str]:
 
 
 _FUNCTION_WORDS = {
-    code: frozenset(entry["function_words"]) for code, entry in LANGUAGES.items() if entry.get("function_words")
+    code: frozenset(entry["function_words"])
+    for code, entry in LANGUAGES.items()
+    if entry.get("function_words")
 }
 _LETTERS = {code: frozenset(LANGUAGES[code].get("letters", "")) for code in _FUNCTION_WORDS}
 _SCRIPTS = {code: tuple(entry["script"]) for code, entry in LANGUAGES.items() if entry.get("script")}

@@ -39,7 +39,8 @@ class XnerCrfTagger(CrfTagger):
     vocab : `Vocabulary`
     target_language : `str`, optional (default = `None`)
         The language the model is meant to tag (`"es"`, `"bn"`...): the `xner_tagger`
-        predictor's default tokenizer language (`None`: spaCy's multilingual `"xx"`). Metadata
+        predictor's default tokenizer language (`"auto"`, a model for any target: detected
+        per input; `None`: the predictor's default, which is also `"auto"`). Metadata
         only: it changes no computation and no weight. The configs set it (`en_to(lang)`), so
         it is stored in the archive's config.
     batched_crf : `bool`, optional (default = `True`)

@@ -151,7 +151,8 @@ class XnerTaggerPredictor(Predictor):
         if max_tokens < 1 or max_batch_size < 1:
             raise ConfigurationError("xner_tagger: max_tokens and max_batch_size must be >= 1")
         self.language = language
-        self._tokenizer = None if language == AUTO_LANGUAGE else blank_tokenizer(language)
+        # In `auto` mode each input's tokenizer is chosen by `_prepare`.
+        self._tokenizer: Any = None if language == AUTO_LANGUAGE else blank_tokenizer(language)
         self._max_tokens = max_tokens
         self._max_batch_size = max_batch_size
         self._line_number = 0
