@@ -247,8 +247,9 @@ def resolve_weights(model_name: str, source: str, serialization_dir: Optional[st
             raise ConfigurationError(
                 f"the encoder weights this model was trained with (sha256 {sha[:12]}..., from "
                 f"{model_name}) are neither in {model_name} nor in the encoder store "
-                f"{default_store()} (${STORE_ENV}); rebuild them with `allennlp xner-encoder "
-                f"--output-dir DIR` or point XNER_ENCODER_STORE at a store that has them"
+                f"{default_store()} (${STORE_ENV}); build them with `make encoder` in the "
+                f"repository (or `allennlp xner-encoder --output-dir DIR`, which also fills the "
+                f"store) or point XNER_ENCODER_STORE at a store that has them"
             )
         return stored
     if os.path.isdir(source):
