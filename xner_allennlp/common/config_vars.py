@@ -66,7 +66,7 @@ CONFIG_VARIABLES = {
     ),
     "XNER_ENCODER_LR": "encoder configs: Adam learning rate of the fine-tuned layers (default 5e-5)",
     "XNER_CHARACTERS": (
-        "encoder/any_target.jsonnet: true (default) adds the uroman character BiLSTM, false leaves it "
+        "encoder/any_target.jsonnet: true adds the uroman character BiLSTM, false (default) leaves it "
         "out, lowercase makes it read lower-cased words"
     ),
     "XNER_PSEUDO": (
