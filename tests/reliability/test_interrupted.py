@@ -18,17 +18,9 @@ import pytest
 
 from tests.conftest import FIXTURES, ROOT
 from tests.pretrained.test_e5s1 import synthetic_model, write_tokenizer, write_wheel
+from tests.token_embedders.test_cached_transformer import SENTENCES, TINY
 from xner_allennlp.pretrained.checkpoint import MODEL_MEMBER
 from xner_allennlp.pretrained.e5s1 import write_e5s1
-
-TINY = str(FIXTURES / "encoder" / "tiny-bert")
-SENTENCES = [
-    "Inés Gutiérrez visitó Würzburg con la Comisión Europea .",
-    "Die Regierung von Würzburg sagte , sie werde Truppen nach Passau schicken .",
-    "ভারী বৃষ্টিতে কুমিল্লা ও টাঙ্গাইলে বন্যা হয়েছে ।",
-    "Zwischenstaatlichkeitsverhandlungen Xochimilco-Quetzalcóatl",
-    "Madrid",
-]
 
 
 def run(point, *command, env=None):
