@@ -78,6 +78,13 @@ class TestPartialFineTuning(AllenNlpTestCase):
         with pytest.raises(ConfigurationError, match="mixes none of them"):
             embedder(layers=[0, 1], cache_layers=[0, 1, 2], train_layers=1)
 
+    def test_precompute_fills_both_caches_once_per_distinct_sentence(self):
+        partial = embedder(layers=[1, 2], train_layers=1)
+        twice = SENTENCES + SENTENCES[:2]
+        assert partial.precompute(**batch(twice)) == len(SENTENCES)
+        assert partial.precompute(**batch(twice)) == 0
+        assert len(partial.cache.memory) == len(partial.piece_cache.memory) == len(SENTENCES)
+
     def test_missing_or_corrupted_cache_entries_are_recomputed(self):
         cache_dir = self.TEST_DIR / "features"
         first = embedder(layers=[1, 2], train_layers=1, cache_dir=str(cache_dir))

@@ -422,13 +422,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         if self.train_parameters:
             raise ConfigurationError("a fine-tuned encoder (train_parameters true) has no feature cache")
         rows = _rows(token_ids, mask, offsets, wordpiece_mask)
-        if self.train_layers:
-            keys = [_key(pieces, offsets) for pieces, offsets in rows]
-            low, pieces = self.cache.get_many(keys), self.piece_cache.get_many(keys)
-            missing = len({k for k, a, b in zip(keys, low, pieces) if a is None or b is None})
-            self._cached_lower(rows)
-            return missing
-        return self._cached_features(rows)[1]
+        return (self._cached_lower(rows) if self.train_layers else self._cached_features(rows))[-1]
 
     def _cached_features(self, rows: List[Tuple[np.ndarray, np.ndarray]]) -> Tuple[List[np.ndarray], int]:
         """The cached entry of every row, computing the missing ones (each distinct sentence
@@ -436,12 +430,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         cache = self.cache
         keys = [_key(pieces, offsets) for pieces, offsets in rows]
         found = cache.get_many(keys)
-        # A sentence that occurs twice in the batch is encoded once.
-        first_of: dict = {}
-        for i, value in enumerate(found):
-            if value is None:
-                first_of.setdefault(keys[i], i)
-        missing = list(first_of.values())
+        missing = _first_missing(keys, found)
         if missing:
             computed = self._encode([rows[i] for i in missing], grad=False, layers=self.cache_layers)
             # Everything goes through float16, hit or miss, so the first epoch and later ones
@@ -522,7 +511,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     def _partly_trained_features(self, rows: List[Tuple[np.ndarray, np.ndarray]], words: int) -> torch.Tensor:
         """`(batch, words, len(layers), dim)`: the cached frozen layers' word features and the
         trained top layers' (with gradients), in the order of `layers`."""
-        low, pieces = self._cached_lower(rows)
+        low, pieces, _ = self._cached_lower(rows)
         top = self._encode_top(rows, pieces)
         stacked = torch.zeros((len(rows), words, len(self.layers), self._output_dim), device=self._device())
         for b, (low_row, top_row) in enumerate(zip(low, top)):
@@ -532,23 +521,27 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
 
     def _cached_lower(
         self, rows: List[Tuple[np.ndarray, np.ndarray]]
-    ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        """Each row's cached word features of the frozen layers and its boundary piece states;
-        rows missing from either cache go through the frozen lower layers once, filling both."""
+    ) -> Tuple[List[np.ndarray], List[np.ndarray], int]:
+        """Each row's cached word features of the frozen layers and its boundary piece states,
+        and how many rows were computed: rows missing from either cache go through the frozen
+        lower layers once (each distinct sentence once), filling both."""
         keys = [_key(pieces, offsets) for pieces, offsets in rows]
         low = self.cache.get_many(keys)
         pieces = self.piece_cache.get_many(keys)
-        missing = [i for i in range(len(rows)) if low[i] is None or pieces[i] is None]
+        missing = _first_missing(keys, low, pieces)
         if missing:
             computed_low, computed_pieces = self._encode_lower([rows[i] for i in missing])
             # Through float16 hit or miss, so the first epoch and later ones see the same input.
-            low16 = [value.to(torch.float16).cpu().numpy() for value in computed_low]
-            pieces16 = [value.to(torch.float16).cpu().numpy()[:, None] for value in computed_pieces]
-            self.cache.put_many((keys[i], value) for i, value in zip(missing, low16))
-            self.piece_cache.put_many((keys[i], value) for i, value in zip(missing, pieces16))
-            for i, low_value, piece_value in zip(missing, low16, pieces16):
-                low[i], pieces[i] = low_value, piece_value
-        return low, pieces  # type: ignore
+            low16 = {keys[i]: v.to(torch.float16).cpu().numpy() for i, v in zip(missing, computed_low)}
+            pieces16 = {
+                keys[i]: v.to(torch.float16).cpu().numpy()[:, None] for i, v in zip(missing, computed_pieces)
+            }
+            self.cache.put_many(low16.items())
+            self.piece_cache.put_many(pieces16.items())
+            for i, key in enumerate(keys):
+                if key in low16:
+                    low[i], pieces[i] = low16[key], pieces16[key]
+        return low, pieces, len(missing)  # type: ignore[return-value]
 
     def _lower_states(self, ids: torch.Tensor, attention: torch.Tensor) -> List[torch.Tensor]:
         """Hidden states 0..boundary, as the transformer's own forward computes them."""
@@ -797,6 +790,16 @@ def _rows(token_ids, mask, offsets, wordpiece_mask) -> List[Tuple[np.ndarray, np
 def _has_layer_stack(model: torch.nn.Module, num_layers: int) -> bool:
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     return hasattr(model, "embeddings") and layers is not None and len(layers) == num_layers
+
+
+def _first_missing(keys: List[bytes], *found: List[Optional[np.ndarray]]) -> List[int]:
+    """The rows to compute: those missing from any of the `found` lists, the first of each
+    distinct key only (a sentence that occurs twice in a batch is encoded once)."""
+    first_of: Dict[bytes, int] = {}
+    for i, key in enumerate(keys):
+        if any(values[i] is None for values in found):
+            first_of.setdefault(key, i)
+    return list(first_of.values())
 
 
 def _window_spans(windows: List[List[Tuple[int, int]]]) -> List[List[Tuple[int, int]]]:
