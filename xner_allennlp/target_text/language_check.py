@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Tuple
 
 from xner_allennlp.common.errors import InputFormatError
+from xner_allennlp.common.languages import LANGUAGES
 
 MIN_WORDS = 200
 
@@ -102,9 +103,13 @@ def profile_of(language: str) -> LanguageProfile:
         ) from None
 
 
+# The Bengali block, from the language table (`script`), which `detect_language` reads too.
+_BENGALI_FIRST, _BENGALI_LAST = LANGUAGES["bn"]["script"]
+
+
 def _script_of(char: str) -> str:
     code = ord(char)
-    if 0x0980 <= code <= 0x09FF:
+    if _BENGALI_FIRST <= code <= _BENGALI_LAST:
         return "Bengali"
     if code < 0x0250 or 0x1E00 <= code <= 0x1EFF:
         return "Latin"
