@@ -15,7 +15,6 @@ what the model reads (characters, normalisation) is overridden.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from xner_allennlp.common.languages import LANGUAGES  # noqa: E402
+from xner_allennlp.pretrained.resolve import file_sha256  # noqa: E402
 
 TARGETS = ("es", "nl", "de", "bn")
 # The fixture dev files' encodings (fixtures/README.md).
@@ -61,14 +61,6 @@ def score(archive_file: str, path: str, language: str, encoding: str) -> Dict[st
     }
 
 
-def sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def encoder_record(archive_file: str) -> Dict[str, Any]:
     with tarfile.open(archive_file) as archive:
         member = archive.extractfile("encoder/weights.json")
@@ -94,7 +86,7 @@ def main() -> None:
     card: Dict[str, Any] = {
         "archive": os.path.relpath(target, ROOT),
         "archive_bytes": os.path.getsize(target),
-        "archive_sha256": sha256(target),
+        "archive_sha256": file_sha256(target),
         "encoder": encoder_record(target),
         "command": args.command,
         "dev": {},
