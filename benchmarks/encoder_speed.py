@@ -87,13 +87,21 @@ def batches(encoder: str, sentences: List[List[str]], batch_size: int) -> List[D
     return tensors
 
 
-def ours(encoder: str, precision: str) -> CachedTransformerMismatchedEmbedder:
+def ours(encoder: str, precision: str, runtime: str) -> CachedTransformerMismatchedEmbedder:
     with open(os.path.join(encoder, "config.json"), encoding="utf-8") as handle:
         depth = json.load(handle)["num_hidden_layers"]
     layers = [i for i in CONFIG_LAYERS if i <= depth] or "last"
-    return CachedTransformerMismatchedEmbedder(
-        encoder, layers=layers, layer_mix="scalar_mix", cache_dir=None, precision=precision
+    embedder = CachedTransformerMismatchedEmbedder(
+        encoder, layers=layers, layer_mix="scalar_mix", cache_dir=None, precision=precision, runtime=runtime
     ).eval()
+    # ONNX Runtime's graph exported into the store now (once per encoder), not inside a timing.
+    embedder._onnx_layers(embedder.cache_layers)
+    return embedder
+
+
+# (precision, runtime) of our embedder, in the order measured; torch float32 is the reference
+# of the cosines.
+VARIANTS = [("float32", "torch"), ("int8", "torch"), ("float32", "onnxruntime"), ("int8", "onnxruntime")]
 
 
 def timed(embedder, tensors: List[Dict], tokens: int, fresh_cache: bool) -> Dict:
@@ -113,11 +121,15 @@ def embedders(args) -> int:
     sentences = input_sentences(args.sentences)
     tokens = sum(len(s) for s in sentences)
     tensors = batches(args.encoder, sentences, args.batch_size)
-    runs = [
-        ("stock pretrained_transformer_mismatched (float32)", lambda: _stock(args.encoder), False),
-        ("ours cached_transformer_mismatched, float32", lambda: ours(args.encoder, "float32"), True),
-        ("ours cached_transformer_mismatched, int8", lambda: ours(args.encoder, "int8"), True),
-    ]
+    runs = [("stock pretrained_transformer_mismatched (float32)", lambda: _stock(args.encoder), False)]
+    for precision, runtime in VARIANTS:
+        runs.append(
+            (
+                f"ours, {precision}, {runtime}",
+                lambda p=precision, r=runtime: ours(args.encoder, p, r),  # type: ignore[misc]
+                True,
+            )
+        )
     failed, results = [], {}
     for label, build, fresh in runs:
         try:
@@ -140,14 +152,16 @@ def embedders(args) -> int:
     for label, result in results.items():
         ratio = f"{result['tokens_per_s'] / stock['tokens_per_s']:.2f}x" if stock else ""
         print(f"| {label} | {result['tokens_per_s']:.0f} | {ratio} |")
-    full, quantized = results.get(runs[1][0]), results.get(runs[2][0])
-    if full and quantized:
+    full = results.get(runs[1][0])
+    for label, _, _ in runs[2:] if full else []:
+        if label not in results:
+            continue
         cosines = []
-        for batch, a, b in zip(tensors, full["outputs"], quantized["outputs"]):
+        for batch, a, b in zip(tensors, full["outputs"], results[label]["outputs"]):
             mask = batch["mask"]
             cosines.append(torch.nn.functional.cosine_similarity(a[mask], b[mask], dim=-1))
         cosine = torch.cat(cosines)
-        print(f"int8 against float32 features: mean cosine {cosine.mean():.5f}, min {cosine.min():.5f}")
+        print(f"{label} against float32, torch: mean cosine {cosine.mean():.5f}, min {cosine.min():.5f}")
     return exit_status(failed)
 
 
@@ -179,15 +193,16 @@ def english_cache(args) -> int:
             train = os.path.join(workdir, "eng.train")
             _first_sentences(english, args.sentences, train)
         rows = []
-        for precision in ("float32", "int8"):
+        for precision, runtime in VARIANTS:
+            ours(args.encoder, precision, runtime)  # the graph in the store before the timing
+            name = f"{precision}-{runtime}"
             overrides = {
                 "train_data_path": train,
                 "validation_data_path": None,
                 "test_data_path": None,
-                "model.text_field_embedder.token_embedders.encoder.cache_dir": os.path.join(
-                    workdir, precision
-                ),
+                "model.text_field_embedder.token_embedders.encoder.cache_dir": os.path.join(workdir, name),
                 "model.text_field_embedder.token_embedders.encoder.precision": precision,
+                "model.text_field_embedder.token_embedders.encoder.runtime": runtime,
             }
             start = time.perf_counter()
             try:
@@ -196,15 +211,17 @@ def english_cache(args) -> int:
                 import traceback
 
                 traceback.print_exc()
-                failed.append(precision)
+                failed.append(name)
                 continue
-            rows.append((precision, row, time.perf_counter() - start))
+            rows.append((f"{precision}, {runtime}", row, time.perf_counter() - start))
     print()
     print(
         f"feature cache of {english}{f' (first {args.sentences} sentences)' if args.sentences else ''}, "
         f"translation {args.translation}, {torch.get_num_threads()} threads, load average {load_average()}"
     )
-    print("| precision | sentences | computed | encoding s | sentences/s | with reading the file s |")
+    print(
+        "| precision, runtime | sentences | computed | encoding s | sentences/s | with reading the file s |"
+    )
     print("|---|---|---|---|---|---|")
     for precision, row, total in rows:
         print(

@@ -5,6 +5,7 @@ The `cached_transformer_mismatched` token embedder on the tiny random encoder
 memory and on disk under a fingerprint of the encoder's weights and the feature recipe.
 """
 
+import itertools
 import math
 import random
 import shutil
@@ -253,7 +254,7 @@ class TestPrecisionAndBatching(AllenNlpTestCase):
 
     def test_int8_agrees_with_float32_within_tolerance(self):
         full = embedder()(**self.inputs)
-        quantized = embedder(precision="int8")
+        quantized = embedder(precision="int8", runtime="torch")
         linears = [m for m in quantized.transformer.modules() if isinstance(m, torch.nn.Linear)]
         dynamic = [
             m for m in quantized.transformer.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
@@ -317,17 +318,18 @@ class TestPrecisionAndBatching(AllenNlpTestCase):
         with pytest.raises(
             ConfigurationError, match=r"module encoder\.layer\.1\.intermediate\.dense cannot be quantised"
         ):
-            CachedTransformerMismatchedEmbedder(str(broken), precision="int8")
+            CachedTransformerMismatchedEmbedder(str(broken), precision="int8", runtime="torch")
 
     def test_int8_archive_state_round_trip(self):
-        quantized = embedder(layers=[1, 2], layer_mix="scalar_mix", precision="int8")
+        # torch's int8 layers (ONNX Runtime keeps float weights: test_onnx_layers.py).
+        quantized = embedder(layers=[1, 2], layer_mix="scalar_mix", precision="int8", runtime="torch")
         with torch.no_grad():
             quantized._scalar_mix.scalar_parameters[1].fill_(1.5)
         wrapped = BasicTextFieldEmbedder({"encoder": quantized})
         state = wrapped.state_dict()
         assert not [key for key in state if ".transformer." in key]
         fresh = BasicTextFieldEmbedder(
-            {"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix", precision="int8")}
+            {"encoder": embedder(layers=[1, 2], layer_mix="scalar_mix", precision="int8", runtime="torch")}
         )
         fresh.load_state_dict(state)
         inputs = {"encoder": self.inputs}
@@ -371,16 +373,19 @@ class TestPrecisionAndBatching(AllenNlpTestCase):
         lengths = [len(s.split()) for s in sentences]
         assert len(set(lengths)) > 10 and lengths != sorted(lengths)
         inputs = batch(sentences)
-        for precision, max_length in (("float32", 512), ("float32", 12), ("int8", 512), ("int8", 12)):
+        for runtime, precision, max_length in itertools.product(
+            ("torch", "onnxruntime"), ("float32", "int8"), (512, 12)
+        ):
             # Small passes: the sorted windows of one batch go through the encoder in several.
-            together = embedder(precision=precision, max_length=max_length, encode_batch_pieces=64)(**inputs)
+            options = dict(precision=precision, max_length=max_length, runtime=runtime)
+            together = embedder(encode_batch_pieces=64, **options)(**inputs)
             for i, sentence in enumerate(sentences):
-                alone = embedder(precision=precision, max_length=max_length)(**batch([sentence]))[0]
+                alone = embedder(**options)(**batch([sentence]))[0]
                 assert together.shape[1] >= alone.shape[0] == lengths[i]
                 assert together[i, lengths[i] :].abs().sum() == 0
                 if precision == "float32":
                     # Exactly: padding and the order of the passes change nothing.
-                    assert torch.equal(together[i, : lengths[i]], alone), (max_length, i)
+                    assert torch.equal(together[i, : lengths[i]], alone), (runtime, max_length, i)
                 else:
                     # int8 quantises each pass's activations with one scale, so the other
                     # sentences of a pass move a feature by rounding noise.

@@ -36,9 +36,12 @@ local parse_layers(text) =
   cache_layers:: parse_layers(ext('XNER_CACHE_LAYERS', '4,5,6,7,8,9,10,11,12')),
   layers:: parse_layers(ext('XNER_LAYERS', '4,5,6,7,8,9,10,11,12')),
   layer_mix:: ext('XNER_LAYER_MIX', 'scalar_mix'),
-  // Arithmetic of the frozen encoder: float32, or int8 (torch's dynamic quantisation of its
-  // Linear layers, CPU only; part of the feature cache's fingerprint).
+  // Arithmetic of the frozen encoder: float32, or int8 (dynamic quantisation of its Linear
+  // layers, CPU only; part of the feature cache's fingerprint).
   precision:: ext('XNER_ENCODER_PRECISION', 'float32'),
+  // What runs the frozen encoder: auto (ONNX Runtime where it applies, else torch), torch or
+  // onnxruntime. float32 features are the same in both.
+  runtime:: ext('XNER_ENCODER_RUNTIME', 'auto'),
 
   // XNER_TRAIN_LAYERS=N fine-tunes the top N transformer layers (the embedder checks the range),
   // with their own learning rate: the head's 1e-3 would wreck pretrained weights.
@@ -70,7 +73,8 @@ local parse_layers(text) =
          model_name=$.encoder, encoder_dim=std.parseInt(ext('XNER_ENCODER_DIM', '384')),
          layers=$.layers, cache_layers=$.cache_layers, layer_mix=$.layer_mix,
          train_encoder=ext('XNER_TRAIN_ENCODER', 'false') == 'true', cache_dir='default', hp=$.hp,
-         target_language=null, train_layers=$.train_layers, precision=$.precision)::
+         target_language=null, train_layers=$.train_layers, precision=$.precision,
+         runtime=$.runtime)::
     local input_dim = (if word_vectors then vector_dim else 0)
                       + (if characters then 2 * hp.char_hidden_size else 0);
     {
@@ -103,6 +107,7 @@ local parse_layers(text) =
               train_parameters: train_encoder,
               [if train_layers > 0 then 'train_layers']: train_layers,
               precision: precision,
+              runtime: runtime,
               // On disk too ('default': $XNER_FEATURE_CACHE): every run on the same encoder
               // reuses the features.
               cache_dir: cache_dir,

@@ -57,6 +57,10 @@ CONFIG_VARIABLES = {
     "XNER_ENCODER_PRECISION": (
         "encoder configs: float32 (default) or int8 (dynamic int8 Linear layers of the frozen encoder, CPU)"
     ),
+    "XNER_ENCODER_RUNTIME": (
+        "encoder configs: auto (default: ONNX Runtime for a frozen BERT-style encoder on CPU, else torch), "
+        "torch or onnxruntime"
+    ),
     "XNER_TRAIN_ENCODER": (
         "encoder configs: true fine-tunes the encoder (GPU), default false (frozen, cached)"
     ),
