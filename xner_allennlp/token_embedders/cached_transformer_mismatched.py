@@ -26,6 +26,7 @@ from xner_allennlp.token_embedders.feature_cache import FeatureCache, default_fe
 from xner_allennlp.token_embedders.onnx_layers import (
     ONNX_INT8_RECIPE,
     OnnxEncoderLayers,
+    layer_states,
     onnxruntime_available,
 )
 
@@ -130,8 +131,9 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
     runtime : `str`, optional (default = `"auto"`)
         What runs the frozen encoder's layers: `"torch"`, or `"onnxruntime"`: the layer stack
         exported to ONNX Runtime once (`onnx_layers.OnnxEncoderLayers`, kept in the encoder
-        store), its attention fused, CPU only, 1.26x torch's speed in float32 and 2x in int8
-        (whose recipe is then ONNX Runtime's, `ONNX_INT8_RECIPE`, with its own fingerprint).
+        store), its attention fused, CPU only: 1.11x torch's speed in float32 and 1.74x in int8
+        (benchmarks/encoder_speed.py), whose recipe is then ONNX Runtime's (`ONNX_INT8_RECIPE`,
+        with its own fingerprint).
         In float32 the two runtimes give the same states (to 5e-6, below the cache's float16
         resolution), so they share the fingerprint and the cache. `"auto"` is `"onnxruntime"`
         where it applies (a frozen BERT-style encoder, `train_layers` 0, onnxruntime
@@ -421,11 +423,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         type_ids: Optional[torch.LongTensor] = None,
         segment_concat_mask: Optional[torch.BoolTensor] = None,
     ) -> torch.Tensor:
-        if self.precision == "int8" and token_ids.device.type != "cpu":
-            raise ConfigurationError(
-                f"precision int8 runs on CPU only (dynamic quantisation), the batch is on "
-                f"{token_ids.device}: use precision float32 on a GPU"
-            )
+        self._check_precision_device(token_ids.device)
         rows = _rows(token_ids, mask, offsets, wordpiece_mask)
         batch, words = mask.shape
         if self.train_layers:
@@ -553,17 +551,20 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
                     content_states[r][start:end] = hidden[j, 1 : 1 + end - start]
         return [self._pool_words(states, offsets) for (_, offsets), states in zip(rows, content_states)]
 
+    def _check_precision_device(self, device: torch.device) -> None:
+        if self.precision == "int8" and device.type != "cpu":
+            raise ConfigurationError(
+                f"precision int8 runs on CPU only (dynamic quantisation), the batch is on "
+                f"{device}: use precision float32 on a GPU"
+            )
+
     def _onnx_layers(self, layers: List[int]) -> Optional[OnnxEncoderLayers]:
         """The ONNX Runtime session of `layers` (`runtime`), or None where torch runs them: a
         float32 encoder on a GPU (torch's states are the same) or `layers` = [0] alone."""
         if self.runtime != "onnxruntime" or max(layers) == 0:
             return None
         if self._device().type != "cpu":
-            if self.precision != "float32":
-                raise ConfigurationError(
-                    f"precision {self.precision} runs on CPU only, the encoder is on {self._device()}: "
-                    "use precision float32 on a GPU"
-                )
+            self._check_precision_device(self._device())
             return None
         wanted = [k for k in layers if k > 0]
         if self._onnx is None or self._onnx.layers != wanted:
@@ -624,13 +625,8 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
 
     def _lower_states(self, ids: torch.Tensor, attention: torch.Tensor) -> List[torch.Tensor]:
         """Hidden states 0..boundary, as the transformer's own forward computes them."""
-        extended = self.transformer.get_extended_attention_mask(attention, ids.shape)
         hidden = self.transformer.embeddings(input_ids=ids)
-        states = [hidden]
-        for layer in self.transformer.encoder.layer[: self._boundary]:
-            hidden = layer(hidden, attention_mask=extended)[0]
-            states.append(hidden)
-        return states
+        return layer_states(self.transformer, hidden, attention, 0, self._boundary)
 
     def _encode_lower(
         self, rows: List[Tuple[np.ndarray, np.ndarray]]
@@ -676,8 +672,7 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
         wanted = self._top_selected
         content = [torch.zeros((len(p) - 2, len(wanted), dim), device=device) for p, _ in rows]
         inputs = [torch.from_numpy(value[:, 0].astype(np.float32)).to(device) for value in pieces]
-        layers = self.transformer.encoder.layer[self._boundary :]
-        for layer in layers:
+        for layer in self.transformer.encoder.layer[self._boundary :]:
             layer.train(self.training)
         for chunk in self._window_chunks(windows):
             _, attention = self._chunk_inputs(rows, chunk)
@@ -685,12 +680,11 @@ class CachedTransformerMismatchedEmbedder(TokenEmbedder):
             for j, (r, w, _, _) in enumerate(chunk):
                 first, last = spans[r][w]
                 hidden[j, : last - first] = inputs[r][first:last]
-            extended = self.transformer.get_extended_attention_mask(attention, attention.shape)
-            states: Dict[int, torch.Tensor] = {}
-            for index, layer in enumerate(layers, start=self._boundary + 1):
-                hidden = layer(hidden, attention_mask=extended)[0]
-                states[index] = hidden
-            stacked = torch.stack([states[k] for k in wanted], dim=2)
+            # states[i] is hidden state boundary + i.
+            states = layer_states(
+                self.transformer, hidden, attention, self._boundary, len(self.transformer.encoder.layer)
+            )
+            stacked = torch.stack([states[k - self._boundary] for k in wanted], dim=2)
             for j, (r, _, start, end) in enumerate(chunk):
                 content[r][start:end] = stacked[j, 1 : 1 + end - start]
         return [self._pool_words(c, offsets) for (_, offsets), c in zip(rows, content)]

@@ -97,6 +97,23 @@ class OnnxEncoderLayers:
         return torch.from_numpy(states).permute(1, 2, 0, 3)
 
 
+def layer_states(
+    transformer: torch.nn.Module, hidden: torch.Tensor, attention: torch.Tensor, start: int, stop: int
+) -> List[torch.Tensor]:
+    """
+    Hidden states `start..stop` of a BERT-style `transformer` from hidden state `start`
+    (`hidden`, `(batch, pieces, dim)`) and the attention mask, as its own forward computes
+    them (the loop over `encoder.layer[start:stop]`). The embedder's frozen lower pass, its
+    trained top layers and the ONNX export all run this one loop.
+    """
+    extended = transformer.get_extended_attention_mask(attention, attention.shape)
+    states = [hidden]
+    for layer in transformer.encoder.layer[start:stop]:
+        hidden = layer(hidden, attention_mask=extended)[0]
+        states.append(hidden)
+    return states
+
+
 class _LayerStack(torch.nn.Module):
     def __init__(self, transformer: torch.nn.Module, layers: List[int]) -> None:
         super().__init__()
@@ -104,11 +121,7 @@ class _LayerStack(torch.nn.Module):
         self.layers = layers
 
     def forward(self, hidden: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        extended = self.transformer.get_extended_attention_mask(attention, attention.shape)
-        states = [hidden]
-        for layer in self.transformer.encoder.layer[: max(self.layers)]:
-            hidden = layer(hidden, attention_mask=extended)[0]
-            states.append(hidden)
+        states = layer_states(self.transformer, hidden, attention, 0, max(self.layers))
         return torch.stack([states[k] for k in self.layers], dim=0)
 
 
@@ -176,9 +189,7 @@ def export_layer_stack(transformer: torch.nn.Module, layers: List[int], path: st
                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
                     )
                 graph = quantized
-            staged = os.path.join(scratch, "final.onnx")
-            os.replace(graph, staged)
-            os.replace(staged, path)
+            os.replace(graph, path)
     finally:
         # torch.onnx.export leaves the module in training mode (dropout on) whatever it was.
         transformer.train(was_training)
